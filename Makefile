@@ -1,0 +1,46 @@
+# AlphaForge-UI — two commands: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TORCH  := torch==2.13.0
+
+.PHONY: run test test-all lint bench demo clean help
+
+help:
+	@echo "make run      create .venv, install, open the app on the demo project"
+	@echo "make test     install test needs and run the whole suite"
+	@echo "make test-all also run tests marked slow"
+	@echo "make lint     ruff"
+	@echo "make bench    run the benchmarks (results in benchmarks/RESULTS.md)"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned: an unpinned torch would pull gigabytes of CUDA wheels.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q $(TORCH)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m engine.cli demo --if-missing
+
+run: demo
+	$(PY) -m engine.cli datasets
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-all: $(STAMP)
+	$(PY) -m pytest -m ''
+
+lint: $(STAMP)
+	$(PY) -m ruff check engine alphaforge_app tests benchmarks launcher.py
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

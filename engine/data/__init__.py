@@ -1,0 +1,1 @@
+"""Data layer: schema, loaders, validation, dense panels, targets and the synthetic market."""

@@ -1,0 +1,1 @@
+"""Project store: folders of datasets, factors, runs, strategies and reports on disk."""

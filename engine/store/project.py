@@ -1,0 +1,339 @@
+"""A project is a folder; this module is the only code that knows its layout.
+
+```
+<project>/
+  project.json                       name, schema version, created
+  datasets/<name>/panel.parquet      canonical long table (date, ticker, features...)
+  datasets/<name>/meta.json          source, counts, content hash, validation report
+  factors/  runs/<run_id>/  strategies/  reports/
+```
+Every write is atomic (``atomic.py``); datasets are written into a hidden temporary folder and
+renamed into place, so an interrupted import leaves no half dataset. Names given by users are
+checked before they touch the file system (no path traversal, no reserved device names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import polars as pl
+
+from engine.data.panel import Panel, build
+from engine.data.validate import Dataset, ValidationReport
+from engine.errors import StoreError
+from engine.store import atomic
+from engine.store.records import RunRecord, file_sha256, utc_now
+
+SCHEMA_VERSION = 1
+PROJECT_FILE = "project.json"
+SUBDIRS = ("datasets", "factors", "runs", "strategies", "reports")
+MAX_NAME = 64
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+             *(f"lpt{i}" for i in range(1, 10))}
+
+
+def default_home() -> Path:
+    """Folder holding the user's projects: ``$ALPHAFORGE_HOME`` or the platform data dir."""
+    env = os.environ.get("ALPHAFORGE_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("AlphaForge", appauthor=False))
+
+
+def default_project_path() -> Path:
+    """The project opened when none is named: the built-in demo project."""
+    return default_home() / "projects" / "demo"
+
+
+def validate_name(name: str, what: str = "name") -> str:
+    """Return ``name`` stripped, or raise StoreError if it cannot be a folder name.
+
+    Letters of any script (Korean included), digits, space, '-', '_' and '.' are allowed;
+    no separators, no leading dot, no '..', no Windows device names, at most 64 characters.
+    """
+    clean = name.strip()
+    if not clean:
+        raise StoreError(f"the {what} is empty")
+    if len(clean) > MAX_NAME:
+        raise StoreError(f"the {what} '{clean[:20]}...' is longer than {MAX_NAME} characters")
+    if any(ch in clean for ch in '/\\:*?"<>|') or ".." in clean or clean.startswith("."):
+        raise StoreError(
+            f"the {what} '{clean}' may not contain / \\ : * ? \" < > |, '..' or start with '.'"
+        )
+    if not all(ch.isalnum() or ch in " -_." for ch in clean):
+        raise StoreError(f"the {what} '{clean}' may only use letters, digits, space, - _ .")
+    if clean.split(".")[0].lower() in _RESERVED or clean.endswith((".", " ")):
+        raise StoreError(f"the {what} '{clean}' is reserved by the operating system")
+    return clean
+
+
+def slugify(text: str) -> str:
+    """A valid name derived from free text (e.g. a file name): 'S&P 500.csv' -> 'S_P_500'."""
+    stem = re.sub(r"\.(csv|tsv|txt|parquet|pq)(\.gz)?$", "", text.strip(), flags=re.IGNORECASE)
+    slug = re.sub(r"[^\w\-]+", "_", stem, flags=re.UNICODE).strip("_.")[:MAX_NAME]
+    return slug if slug and slug.lower() not in _RESERVED else "dataset"
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    created: str
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    """What ``datasets/<name>/meta.json`` holds."""
+
+    name: str
+    source: str
+    created: str
+    n_rows: int
+    n_tickers: int
+    n_dates: int
+    start: str
+    end: str
+    features: tuple[str, ...]
+    content_hash: str
+    vwap_derived: bool
+    adjusted: bool
+    report: Mapping[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["features"] = list(self.features)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetMeta:
+        known = set(cls.__dataclass_fields__)
+        kw = {k: v for k, v in data.items() if k in known}
+        kw["features"] = tuple(kw.get("features", ()))
+        return cls(**kw)
+
+    @property
+    def validation(self) -> ValidationReport:
+        return ValidationReport.from_dict(self.report)
+
+
+def _check_schema(path: Path, data: Any, what: str) -> None:
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise StoreError(f"{path}: not a valid {what} file (no schema_version)")
+    version = data["schema_version"]
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: written by a newer AlphaForge (schema {version}, this version reads up "
+            f"to {SCHEMA_VERSION}); update the application to open it"
+        )
+
+
+@dataclass(frozen=True)
+class Project:
+    """Handle on a project folder. Create with :meth:`create` or :meth:`open`."""
+
+    root: Path
+    info: ProjectInfo
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def create(cls, root: str | Path, name: str | None = None) -> Project:
+        """Create the folder layout (or open it if it is already a project)."""
+        path = Path(root).expanduser().resolve()
+        if (path / PROJECT_FILE).exists():
+            return cls.open(path)
+        if path.exists() and any(path.iterdir()):
+            raise StoreError(f"{path}: the folder exists, is not empty and is not a project")
+        info = ProjectInfo(name=validate_name(name or path.name, "project name"),
+                           created=utc_now())
+        for sub in SUBDIRS:
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        atomic.write_json(path / PROJECT_FILE, info.to_dict())
+        return cls(root=path, info=info)
+
+    @classmethod
+    def open(cls, root: str | Path) -> Project:
+        path = Path(root).expanduser().resolve()
+        file = path / PROJECT_FILE
+        if not file.exists():
+            raise StoreError(f"{path}: not an AlphaForge project (no {PROJECT_FILE}); "
+                             "create one with `alphaforge demo` or `alphaforge import`")
+        data = atomic.read_json(file)
+        _check_schema(file, data, "project")
+        try:
+            info = ProjectInfo(name=str(data["name"]), created=str(data["created"]),
+                               schema_version=int(data["schema_version"]))
+        except KeyError as exc:
+            raise StoreError(f"{file}: missing field {exc}") from None
+        return cls(root=path, info=info)
+
+    @classmethod
+    def exists(cls, root: str | Path) -> bool:
+        return (Path(root).expanduser() / PROJECT_FILE).exists()
+
+    def _dir(self, sub: str) -> Path:
+        path = self.root / sub
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ------------------------------------------------------------------ datasets
+    def dataset_dir(self, name: str) -> Path:
+        return self._dir("datasets") / validate_name(name, "dataset name")
+
+    def dataset_names(self) -> list[str]:
+        root = self._dir("datasets")
+        return sorted(p.name for p in root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").exists())
+
+    def save_dataset(self, name: str, dataset: Dataset, *, overwrite: bool = False) -> DatasetMeta:
+        """Write a validated dataset atomically (temp folder + rename)."""
+        final = self.dataset_dir(name)
+        if final.exists() and not overwrite:
+            raise StoreError(f"dataset '{final.name}' already exists in project "
+                             f"'{self.info.name}'; choose another name or overwrite it")
+        tmp = final.parent / f"{atomic.TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            frame = dataset.frame
+            atomic.write_parquet(tmp / "panel.parquet", frame)
+            dates = frame.get_column("date")
+            meta = DatasetMeta(
+                name=final.name, source=dataset.source, created=utc_now(),
+                n_rows=frame.height, n_tickers=frame.get_column("ticker").n_unique(),
+                n_dates=dates.n_unique(), start=str(dates.min()), end=str(dates.max()),
+                features=tuple(c for c in frame.columns if c not in ("date", "ticker")),
+                content_hash=file_sha256(tmp / "panel.parquet"),
+                vwap_derived=dataset.vwap_derived, adjusted=dataset.adjusted,
+                report=dataset.report.to_dict(),
+            )
+            atomic.write_json(tmp / "meta.json", meta.to_dict())
+            if final.exists():
+                old = final.parent / f"{atomic.TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return meta
+
+    def dataset_meta(self, name: str) -> DatasetMeta:
+        path = self.dataset_dir(name)
+        if not (path / "meta.json").exists():
+            available = ", ".join(self.dataset_names()) or "(none)"
+            raise StoreError(f"no dataset '{name}' in project '{self.info.name}'; "
+                             f"available: {available}")
+        data = atomic.read_json(path / "meta.json")
+        _check_schema(path / "meta.json", data, "dataset meta")
+        try:
+            return DatasetMeta.from_dict(data)
+        except TypeError as exc:
+            raise StoreError(f"{path / 'meta.json'}: incomplete dataset metadata ({exc})") from None
+
+    def load_frame(self, name: str) -> pl.DataFrame:
+        meta = self.dataset_meta(name)
+        path = self.dataset_dir(name) / "panel.parquet"
+        try:
+            return pl.read_parquet(path)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
+                             "re-import the source file") from None
+
+    def load_panel(self, name: str) -> Panel:
+        meta = self.dataset_meta(name)
+        return build(self.load_frame(name), vwap_derived=meta.vwap_derived)
+
+    def delete_dataset(self, name: str) -> None:
+        path = self.dataset_dir(name)
+        self.dataset_meta(name)
+        trash = path.parent / f"{atomic.TMP_PREFIX}del-{path.name}-{uuid.uuid4().hex[:8]}"
+        os.replace(path, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def rename_dataset(self, old: str, new: str) -> None:
+        src, dst = self.dataset_dir(old), self.dataset_dir(new)
+        meta = self.dataset_meta(old)
+        if dst.exists():
+            raise StoreError(f"dataset '{dst.name}' already exists")
+        os.replace(src, dst)
+        updated = DatasetMeta.from_dict({**meta.to_dict(), "name": dst.name})
+        atomic.write_json(dst / "meta.json", updated.to_dict())
+
+    # ------------------------------------------------------------------ runs
+    def run_dir(self, run_id: str) -> Path:
+        return self._dir("runs") / validate_name(run_id, "run id")
+
+    def new_run(self, kind: str, config: Mapping[str, Any], *, seed: int | None = None,
+                dataset: str | None = None) -> RunRecord:
+        """Create ``runs/<run_id>/`` with ``config.json`` and a 'running' ``record.json``."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        run_id = f"{stamp}-{validate_name(kind, 'run kind')}-{uuid.uuid4().hex[:6]}"
+        dataset_hash = self.dataset_meta(dataset).content_hash if dataset else None
+        record = RunRecord(run_id=run_id, kind=kind, status="running", config=dict(config),
+                           seed=seed, dataset=dataset, dataset_hash=dataset_hash)
+        folder = self.run_dir(run_id)
+        folder.mkdir(parents=True, exist_ok=False)
+        atomic.write_json(folder / "config.json", dict(config))
+        self.save_record(record)
+        return record
+
+    def save_record(self, record: RunRecord) -> None:
+        atomic.write_json(self.run_dir(record.run_id) / "record.json", record.to_dict())
+
+    def run_record(self, run_id: str) -> RunRecord:
+        path = self.run_dir(run_id) / "record.json"
+        data = atomic.read_json(path)
+        if not isinstance(data, dict) or data.get("schema_version", 0) > SCHEMA_VERSION:
+            raise StoreError(f"{path}: written by a newer AlphaForge; update the application")
+        return RunRecord.from_dict(data)
+
+    def runs(self) -> list[RunRecord]:
+        root = self._dir("runs")
+        ids = sorted(p.name for p in root.iterdir()
+                     if p.is_dir() and (p / "record.json").exists())
+        return [self.run_record(i) for i in ids]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts shown on the home page and by the CLI."""
+        return {
+            "name": self.info.name,
+            "path": str(self.root),
+            "datasets": self.dataset_names(),
+            "runs": len(self.runs()),
+            "strategies": sorted(p.name for p in self._dir("strategies").iterdir() if p.is_dir()),
+        }
+
+
+def append_progress(project: Project, run_id: str, event: Mapping[str, Any]) -> None:
+    """Append one structured event to ``runs/<run_id>/progress.jsonl``."""
+    line = json.dumps({"time": utc_now(), **event}, ensure_ascii=False, default=str)
+    atomic.append_line(project.run_dir(run_id) / "progress.jsonl", line)
+
+
+def read_progress(project: Project, run_id: str) -> list[dict[str, Any]]:
+    """All events of a run; a truncated last line (crash mid-append) is skipped."""
+    path = project.run_dir(run_id) / "progress.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
