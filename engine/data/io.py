@@ -9,6 +9,7 @@ its row, not silently turned into null by type inference.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 from dataclasses import dataclass
@@ -81,11 +82,23 @@ def read_csv(path: Path, encoding: str = "utf-8") -> RawTable:
         frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator)
     except (pl.exceptions.PolarsError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path.name}: cannot parse the file as CSV: {first}") from None
+        where = _ragged_line(data, separator)
+        raise DataError(f"{path.name}: cannot parse the file as CSV: {where or first}") from None
     if frame.height == 0:
         raise DataError(f"{path.name}: the file has a header but no data rows")
     frame = frame.with_columns(pl.int_range(1, frame.height + 1).cast(pl.Utf8).alias(ROW))
     return RawTable(frame=frame, source=path.name)
+
+
+def _ragged_line(data: bytes, separator: str) -> str | None:
+    """Describe the first line whose field count differs from the header's (error path only)."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=separator)
+    header = next(reader, [])
+    for number, fields in enumerate(reader, start=2):
+        if fields and len(fields) != len(header):
+            return (f"line {number} (data row {number - 1}) has {len(fields)} fields, "
+                    f"the header has {len(header)}")
+    return None
 
 
 def _sniff_separator(data: bytes) -> str:

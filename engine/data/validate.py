@@ -9,6 +9,7 @@ at fault. Each check is a small function over a Polars frame that returns the ro
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -66,7 +67,8 @@ class ValidationReport:
         return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON types (lists, not tuples), so a saved report compares equal when read."""
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValidationReport:
@@ -92,7 +94,7 @@ class ValidationReport:
         if self.errors:
             head = "; ".join(i.message for i in self.errors[:3])
             more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
-            raise DataError(f"cannot import {self.source}: {head}{more}", report=self)
+            raise DataError(f"{head}{more}", report=self)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,11 @@ class _Findings:
     def report(self) -> ValidationReport:
         return ValidationReport(self.source, tuple(self.errors), tuple(self.warnings),
                                 tuple(self.notes))
+
+
+def _head(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The first rows shown in a message, as dicts."""
+    return list(frame.head(MAX_SHOWN).iter_rows(named=True))
 
 
 def _shown(values: list[Any], total: int | None = None) -> str:
@@ -292,9 +299,10 @@ def _check_duplicates(frame: pl.DataFrame, f: _Findings) -> None:
     )
     if dup.height:
         shown = [f"{r[TICKER]} on {r[DATE]} (rows {', '.join(r[ROW][:3])})"
-                 for r in dup.head(MAX_SHOWN).iter_rows(named=True)]
+                 for r in _head(dup)]
         f.add("error", "duplicate_rows",
-              f"{dup.height} (date, ticker) pair(s) appear more than once: {_shown(shown, dup.height)}",
+              f"{dup.height} (date, ticker) pair(s) appear more than once: "
+              f"{_shown(shown, dup.height)}",
               rows=tuple(r for rs in dup.get_column(ROW).head(MAX_SHOWN).to_list() for r in rs),
               tickers=tuple(dup.get_column(TICKER).head(MAX_SHOWN).to_list()), count=dup.height)
 
@@ -321,7 +329,7 @@ def _rows_where(frame: pl.DataFrame, cond: pl.Expr) -> pl.DataFrame:
 def _warn_rows(f: _Findings, code: str, what: str, hits: pl.DataFrame, column: str | None) -> None:
     if hits.height == 0:
         return
-    shown = [f"row {r[ROW]} ({r[TICKER]} {r[DATE]})" for r in hits.head(MAX_SHOWN).iter_rows(named=True)]
+    shown = [f"row {r[ROW]} ({r[TICKER]} {r[DATE]})" for r in _head(hits)]
     f.add("warning", code, f"{what}: {hits.height} row(s): {_shown(shown, hits.height)}",
           column=column, rows=tuple(hits.get_column(ROW).head(MAX_SHOWN).to_list()),
           tickers=tuple(hits.get_column(TICKER).unique(maintain_order=True).head(MAX_SHOWN).to_list()),
@@ -363,7 +371,7 @@ def _check_series(frame: pl.DataFrame, f: _Findings) -> None:
     if moves.height:
         shown = [f"{r[TICKER]} {r['_move']:+.0%} on {r[DATE]} (row {r[ROW]})"
                  for r in moves.sort(pl.col("_move").abs(), descending=True)
-                 .head(MAX_SHOWN).iter_rows(named=True)]
+                 .pipe(_head)]
         f.add("warning", "big_move",
               f"column 'close': {moves.height} one-day move(s) above {BIG_MOVE:.0%}, possibly "
               f"unadjusted splits or corporate events: {_shown(shown, moves.height)}",
@@ -379,14 +387,14 @@ def _check_series(frame: pl.DataFrame, f: _Findings) -> None:
     gaps = per.with_columns((pl.col("last") - pl.col("first") + 1 - pl.col("n")).alias("gap"))
     gaps = gaps.filter(pl.col("gap") > 0).sort("gap", descending=True)
     if gaps.height:
-        shown = [f"{r[TICKER]} ({r['gap']} day(s))" for r in gaps.head(MAX_SHOWN).iter_rows(named=True)]
+        shown = [f"{r[TICKER]} ({r['gap']} day(s))" for r in _head(gaps)]
         f.add("warning", "gaps",
               f"{gaps.height} ticker(s) miss trading days inside their history: "
               f"{_shown(shown, gaps.height)}",
               tickers=tuple(gaps.get_column(TICKER).to_list()), count=gaps.height)
     stale = per.filter(pl.col("run") >= STALE_RUN)
     if stale.height:
-        shown = [f"{r[TICKER]} ({r['run']} days)" for r in stale.head(MAX_SHOWN).iter_rows(named=True)]
+        shown = [f"{r[TICKER]} ({r['run']} days)" for r in _head(stale)]
         f.add("warning", "stale_prices",
               f"column 'close': {stale.height} ticker(s) repeat the same price for "
               f"{STALE_RUN}+ days in a row: {_shown(shown, stale.height)}", column="close",
