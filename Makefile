@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(PY) -m engine.cli demo --if-missing
 
 run: demo
-	$(PY) -m engine.cli datasets
+	$(PY) -m engine.cli app
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -45,30 +45,17 @@ def _open_project(args: argparse.Namespace) -> Project:
 
 
 def cmd_demo(args: argparse.Namespace) -> Output:
-    from engine.data.io import ROW, RawTable
-    from engine.data.synthetic import SyntheticConfig, generate
-    from engine.data.validate import check
+    from engine.data.synthetic import SyntheticConfig
+    from engine.store.demo import ensure_demo
 
-    project = Project.create(_project_path(args), name=args.name)
-    if args.if_missing and "demo" in project.dataset_names():
-        meta = project.dataset_meta("demo")
-        return Output({"project": str(project.root), "dataset": meta.to_dict(), "created": False},
-                      f"Demo project ready at {project.root} (dataset 'demo' already exists: "
-                      f"{meta.n_tickers} tickers x {meta.n_dates} days).")
     config = SyntheticConfig(n_tickers=args.tickers, n_days=args.days, seed=args.seed)
-    frame = generate(config)
-    import polars as pl
-
-    raw = RawTable(frame.with_columns(pl.int_range(1, frame.height + 1).cast(pl.Utf8).alias(ROW)),
-                   source=f"synthetic market (seed {args.seed})")
-    dataset = check(raw)
-    meta = project.save_dataset("demo", dataset, overwrite=True)
-    record = project.new_run("demo", config.to_dict(), seed=args.seed, dataset="demo")
-    project.save_record(record.finished("done"))
+    project, meta, created = ensure_demo(_project_path(args), config, name=args.name,
+                                         replace=not args.if_missing)
+    state = "created" if created else "already exists"
     text = (f"Demo project ready at {project.root}\n"
-            f"  dataset 'demo': {meta.n_tickers} tickers x {meta.n_dates} days "
+            f"  dataset 'demo' ({state}): {meta.n_tickers} tickers x {meta.n_dates} days "
             f"({meta.start} .. {meta.end}), {meta.n_rows} rows")
-    return Output({"project": str(project.root), "dataset": meta.to_dict(), "created": True},
+    return Output({"project": str(project.root), "dataset": meta.to_dict(), "created": created},
                   text)
 
 
@@ -128,12 +115,87 @@ def cmd_inspect(args: argparse.Namespace) -> Output:
     return Output({"dataset": meta.to_dict(), "stats": stats.to_dict()}, "\n".join(lines))
 
 
+def cmd_app(args: argparse.Namespace) -> Output:
+    """Start the Streamlit app on 127.0.0.1 (blocks until the server stops)."""
+    import subprocess
+
+    if not args.no_demo:
+        from engine.store.demo import ensure_demo
+
+        ensure_demo(_project_path(args))
+    app = Path(__file__).resolve().parents[1] / "alphaforge_app" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.address", "127.0.0.1", "--server.port", str(args.port),
+           "--server.enableXsrfProtection", "true", "--browser.gatherUsageStats", "false",
+           "--server.headless", "true" if args.no_browser else "false"]
+    print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
+    code = subprocess.call(cmd, cwd=app.parents[1])
+    return Output({"exit_code": code}, f"server stopped (exit code {code})")
+
+
 def cmd_runs(args: argparse.Namespace) -> Output:
     project = _open_project(args)
     records = project.runs()
     rows = [f"{r.run_id:<40} {r.kind:<8} {r.status:<9} {r.dataset or '-':<16} {r.started}"
             for r in records]
     return Output([r.to_dict() for r in records], "\n".join(rows) or "No runs yet.")
+
+
+def _tree_lines(node: Any, prefix: str = "") -> list[str]:
+    """Indented drawing of a formula tree (display only)."""
+    from engine.expr.parse import Call, to_text
+
+    if not isinstance(node, Call):
+        return [prefix + to_text(node)]
+    lines = [prefix + node.op]
+    for arg in node.args:
+        lines += _tree_lines(arg, prefix + "  ")
+    return lines
+
+
+def cmd_check(args: argparse.Namespace) -> Output:
+    from engine.data.schema import BASE_FEATURES
+    from engine.expr.parse import parse, to_rpn, to_text
+
+    features: tuple[str, ...] = BASE_FEATURES
+    if args.dataset:
+        features = _open_project(args).dataset_meta(args.dataset).features
+    tree = parse(args.formula, features=features, preset=None)
+    rpn = " ".join(t.text for t in to_rpn(tree))
+    text = "\n".join([f"formula: {to_text(tree)}", f"RPN:     {rpn}", "tree:",
+                      *_tree_lines(tree, "  ")])
+    return Output({"formula": to_text(tree), "rpn": rpn.split(" ")}, text)
+
+
+def cmd_eval(args: argparse.Namespace) -> Output:
+    from engine.metrics.formulas import score_formulas
+
+    formulas = list(args.formula or [])
+    if args.file:
+        path = Path(args.file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: cannot read the formula file ({exc})") from None
+        formulas += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not formulas:
+        raise DataError("no formula given: pass one as an argument or --file FILE")
+    project = _open_project(args)
+    panel = project.load_panel(args.dataset)
+    scores = score_formulas(panel, formulas, start=args.start, end=args.end,
+                            horizon=args.horizon, price=args.target_price)
+    rows = scores.table.to_dicts()
+    lines = [f"{scores.n_days} scored days; target {args.target_price}[t+{args.horizon + 1}] / "
+             f"{args.target_price}[t+1] - 1",
+             f"{'IC':>8}{'ICIR':>8}{'RankIC':>8}{'RkICIR':>8}{'cover':>7}  formula"]
+    for r in rows:
+        lines.append(f"{r['ic']:>8.4f}{r['icir']:>8.3f}{r['rank_ic']:>8.4f}{r['rank_icir']:>8.3f}"
+                     f"{r['coverage']:>7.1%}  {r['formula']}")
+    for line, text, message in scores.errors:
+        lines.append(f"formula {line} ({text!r}): {message}")
+    data = {"n_days": scores.n_days, "results": rows,
+            "errors": [{"line": i, "formula": t, "error": m} for i, t, m in scores.errors]}
+    return Output(data, "\n".join(lines))
 
 
 # ----------------------------------------------------------------------------- parser
@@ -176,6 +238,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", parents=[common], help="statistics and validation of a dataset")
     p.add_argument("dataset")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("check", parents=[common], help="parse a formula: tree, RPN or the error")
+    p.add_argument("formula")
+    p.add_argument("--dataset", help="allow the extra feature columns of this dataset")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("eval", parents=[common], help="IC / RankIC of formulas on a dataset")
+    p.add_argument("formula", nargs="*", help="formula text(s)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--file", help="a text file with one formula per line ('#' comments)")
+    p.add_argument("--start", help="first scored day (YYYY-MM-DD)")
+    p.add_argument("--end", help="last scored day (YYYY-MM-DD)")
+    p.add_argument("--target-price", choices=["vwap", "close"], default="vwap")
+    p.add_argument("--horizon", type=int, default=20)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("app", parents=[common], help="start the desktop app (local web server)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo project")
+    p.set_defaults(func=cmd_app)
 
     p = sub.add_parser("runs", parents=[common], help="list the project's runs")
     p.set_defaults(func=cmd_runs)

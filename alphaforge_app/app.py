@@ -1,0 +1,38 @@
+"""AlphaForge Streamlit entrypoint: page setup, login gate, project picker, navigation.
+
+Run through `alphaforge app` (or `make run`), which binds 127.0.0.1 with XSRF protection on.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run alphaforge_app/app.py` from a source checkout
+    sys.path.insert(0, str(ROOT))
+
+from alphaforge_app import auth, sidebar, state  # noqa: E402
+from engine.store.settings import load_settings  # noqa: E402
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="AlphaForge", page_icon=str(ROOT / "assets" / "logo.png"),
+                   layout="wide")
+
+if auth.login_gate():
+    single = load_settings(state.home()).mode == "single"
+    st.sidebar.image(str(ROOT / "assets" / "logo.png"), width=150)
+    sidebar.project_picker(single)
+    sidebar.account_box()
+    nav = st.navigation([
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/table_chart:"),
+        st.Page(PAGES / "mining.py", title="Factor mining", icon=":material/science:"),
+        st.Page(PAGES / "combine.py", title="Combine & backtest",
+                icon=":material/stacked_line_chart:"),
+        st.Page(PAGES / "reports.py", title="Reports", icon=":material/description:"),
+    ])
+    nav.run()

@@ -1,0 +1,1 @@
+"""Reports: every Plotly figure (figures.py), PDF and HTML composition, exports."""
