@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: run test test-all lint bench demo clean help
+.PHONY: run test test-all lint bench demo clean help chromium
 
 help:
 	@echo "make run      create .venv, install, open the app on the demo project"
@@ -30,7 +30,14 @@ demo: $(STAMP)
 run: demo
 	$(PY) -m engine.cli app
 
-test: $(STAMP)
+# Browser tests drive Debian's chromium; install it when missing and we may (root + apt).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(STAMP) chromium
 	$(PY) -m pytest
 
 test-all: $(STAMP)

@@ -15,15 +15,16 @@ if str(ROOT) not in sys.path:  # `streamlit run alphaforge_app/app.py` from a so
     sys.path.insert(0, str(ROOT))
 
 from alphaforge_app import auth, sidebar, state  # noqa: E402
-from engine.store.settings import load_settings  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="AlphaForge", page_icon=str(ROOT / "assets" / "logo.png"),
                    layout="wide")
 
-if auth.login_gate():
-    single = load_settings(state.home()).mode == "single"
+if not auth.allowed():
+    st.navigation([st.Page(auth.gate_page, title="Welcome")], position="hidden").run()
+else:
+    single = state.is_single_user()
     st.sidebar.image(str(ROOT / "assets" / "logo.png"), width=150)
     sidebar.project_picker(single)
     sidebar.account_box()

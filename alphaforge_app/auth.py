@@ -26,14 +26,17 @@ def first_start() -> None:
         st.rerun()
 
 
-def login_gate() -> bool:
-    """True when the app may show pages: single-user mode or a logged-in user."""
-    settings = load_settings(state.home())
-    if settings.mode is None:
+def allowed() -> bool:
+    """True when the app may show its pages: single-user mode or a logged-in user."""
+    mode = load_settings(state.home()).mode
+    return mode == "single" or (mode == "accounts" and state.current_user() is not None)
+
+
+def gate_page() -> None:
+    """The only page shown before ``allowed()``: first-start choice or the login forms."""
+    if load_settings(state.home()).mode is None:
         first_start()
-        return False
-    if settings.mode == "single" or state.current_user() is not None:
-        return True
+        return
     st.title("AlphaForge")
     login, signup, reset = st.tabs(["Log in", "Sign up", "Forgot password"])
     with login, st.form("login"):
@@ -68,4 +71,3 @@ def login_gate() -> bool:
                 st.code(fresh, language=None)
             except AuthError as exc:
                 st.error(str(exc))
-    return False

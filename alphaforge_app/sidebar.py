@@ -14,7 +14,7 @@ from engine.store.project import Project, validate_name
 def project_picker(single_user: bool) -> Project | None:
     root = state.projects_root(single_user)
     names = sorted(p.name for p in root.iterdir() if Project.exists(p))
-    current = state.current_project()
+    current = state.current_project(single_user)
     if current is None and names:
         preferred = state.default_project_name()
         current = Project.open(root / (preferred if preferred in names else names[0]))
@@ -54,6 +54,4 @@ def account_box() -> None:
     if user is None:
         return
     st.sidebar.markdown(f"Signed in as **{user.username}**")
-    if st.sidebar.button("Log out"):
-        state.set_user(None)
-        st.rerun()
+    st.sidebar.button("Log out", on_click=state.set_user, args=(None,))

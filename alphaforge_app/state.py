@@ -38,11 +38,22 @@ def projects_root(single_user: bool) -> Path:
     return root
 
 
-def current_project() -> Project | None:
+def current_project(single_user: bool) -> Project | None:
+    """The open project, only if it lies inside this user's projects folder (a stale or
+    forged path in the session never opens another user's project)."""
     path = st.session_state.get(_PROJECT)
-    if path and Project.exists(path):
-        return Project.open(path)
-    return None
+    if not path or not Project.exists(path):
+        return None
+    root = projects_root(single_user).resolve()
+    if not Path(path).resolve().is_relative_to(root):
+        return None
+    return Project.open(path)
+
+
+def is_single_user() -> bool:
+    from engine.store.settings import load_settings
+
+    return load_settings(home()).mode == "single"
 
 
 def set_project(project: Project | None) -> None:

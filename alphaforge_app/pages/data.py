@@ -17,7 +17,7 @@ from engine.report.figures import coverage_heatmap, price_chart
 from engine.store.project import Project, slugify
 
 st.title("Data")
-project = state.current_project()
+project = state.current_project(state.is_single_user())
 if project is None:
     st.info("Create or open a project in the sidebar first (or start with the demo market on "
             "the Home page).")
@@ -70,23 +70,25 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
                     if choice != "—":
                         mapping[choice] = canon
             if st.button("Import", key=f"import_{upload.name}", type="primary"):
+                report, failure = None, None
                 with st.status(f"Importing {upload.name}...", expanded=True) as status:
                     try:
                         st.write("Reading and validating...")
                         dataset = load(str(path), column_map=mapping or None, encoding=encoding)
                         st.write("Saving to the project...")
                         project.save_dataset(name, dataset)
+                        report = dataset.report
                         status.update(label=f"Imported '{name}'", state="complete")
-                        _report(dataset.report)
                     except DataError as exc:
+                        report, failure = exc.report, str(exc)
                         status.update(label="Import failed — nothing was saved", state="error")
-                        if exc.report is not None:
-                            _report(exc.report)
-                        else:
-                            st.error(str(exc))
                     except AlphaForgeError as exc:
+                        failure = str(exc)
                         status.update(label="Import failed — nothing was saved", state="error")
-                        st.error(str(exc))
+                if report is not None:
+                    _report(report)
+                elif failure:
+                    st.error(failure)
 
 names = project.dataset_names()
 if not names:

@@ -7,7 +7,6 @@ import streamlit as st
 from alphaforge_app import state
 from engine.errors import AlphaForgeError
 from engine.store.demo import ensure_demo
-from engine.store.settings import load_settings
 
 st.title("AlphaForge")
 st.write(
@@ -29,7 +28,7 @@ for col, (title, page, text) in zip(cols, STEPS, strict=True):
         st.page_link(page, label=title)
         st.caption(text)
 
-project = state.current_project()
+project = state.current_project(state.is_single_user())
 st.subheader("Current project")
 if project is None:
     st.info("No project yet. Start with the built-in demo market: a synthetic market with "
@@ -43,7 +42,7 @@ else:
     st.caption(f"{summary['name']} — {summary['path']}")
 
 if st.button("Start with the demo market", type="primary"):
-    single = load_settings(state.home()).mode == "single"
+    single = state.is_single_user()
     with st.spinner("Generating the demo market (a few seconds)..."):
         try:
             demo, meta, _ = ensure_demo(state.projects_root(single) / "demo", name="demo")

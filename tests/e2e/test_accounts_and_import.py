@@ -1,0 +1,110 @@
+"""A person's first session, in a real browser: sign up, keep the recovery code, log out,
+reset a forgotten password with it, log in, import the shared US file and read its warnings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED_DATA, US_FILE
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+ACCOUNTS = '{"mode": "accounts", "language": "en", "schema_version": 1}'
+TIMEOUT = 60_000
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_signup_reset_login_import(server_factory, browser) -> None:  # type: ignore[no-untyped-def]
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is absent")
+    server = server_factory(ACCOUNTS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    try:
+        _journey(page, server)
+    except Exception:
+        _shot(page, "failure")
+        raise
+
+
+def _open_page(page, link: str, marker: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a sidebar link until the page's marker shows (a click that lands while the
+    script is still re-running can be dropped by the browser)."""
+    for _ in range(3):
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+        try:
+            page.get_by_text(marker).first.wait_for(timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - retry the click
+            continue
+    page.get_by_text(marker).first.wait_for()
+
+
+def _journey(page, server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    page.get_by_role("tab", name="Sign up").click()
+    page.get_by_label("User name", exact=True).nth(1).fill("jiwoo")
+    page.get_by_label("Password (8+ characters)").fill("first password")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("Write down your recovery code").wait_for()
+    code = page.locator("code").filter(has_text=re.compile(r"^[A-Z0-9]{4}-")).first.inner_text()
+    assert re.fullmatch(r"[A-Z0-9]{4}(-[A-Z0-9]{4}){3}", code.strip())
+    _shot(page, "01_signup_recovery_code")
+
+    # log in, then log out
+    page.get_by_role("tab", name="Log in").click()
+    page.get_by_label("User name", exact=True).nth(0).fill("jiwoo")
+    page.get_by_label("Password", exact=True).nth(0).fill("first password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Signed in as").wait_for()
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("tab", name="Forgot password").wait_for()
+
+    # wrong recovery code fails, the right one resets the password
+    page.get_by_role("tab", name="Forgot password").click()
+    page.get_by_label("User name", exact=True).nth(2).fill("jiwoo")
+    page.get_by_label("Recovery code").fill("AAAA-BBBB-CCCC-DDDD")
+    page.get_by_label("New password").fill("second password")
+    page.get_by_role("button", name="Reset password").click()
+    page.get_by_text("wrong user name or password").wait_for()
+    page.get_by_label("Recovery code").fill(code.strip())
+    page.get_by_label("New password").fill("second password")
+    page.get_by_role("button", name="Reset password").click()
+    page.get_by_text("Password changed").wait_for()
+    _shot(page, "02_password_reset")
+
+    # the old password fails, the new one works
+    page.get_by_role("tab", name="Log in").click()
+    page.get_by_label("User name", exact=True).nth(0).fill("jiwoo")
+    page.get_by_label("Password", exact=True).nth(0).fill("first password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("wrong user name or password").first.wait_for()
+    page.get_by_label("Password", exact=True).nth(0).fill("second password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Signed in as").wait_for()
+    _shot(page, "03_home_logged_in")
+
+    # a project, then the shared US file through the Data page
+    page.get_by_text("New / rename / delete").click()
+    page.get_by_label("New project name").fill("US study")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_text(re.compile("US study — ")).wait_for()
+    _open_page(page, "Data", "Import a file")
+    page.locator("input[type=file]").set_input_files(str(US_FILE))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Imported 'us_sp500_2013_2018'").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"LNT \+101% on 2016-05-20")).first.wait_for()
+    page.get_by_text(re.compile("very short histories")).first.wait_for()
+    _shot(page, "04_import_warnings")
+    page.get_by_role("tab", name="Preview").click()
+    page.get_by_text("Trading days").first.wait_for()
+    _shot(page, "05_dataset_preview")
+    project = Path(server.home) / "users" / "1" / "projects" / "US study"
+    assert (project / "datasets" / "us_sp500_2013_2018" / "meta.json").exists()
