@@ -3,12 +3,14 @@ reset a forgotten password with it, log in, import the shared US file and read i
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA, US_FILE
+from tests.conftest import REPO, SHARED_DATA, US_FILE
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -17,8 +19,12 @@ TIMEOUT = 60_000
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Save a screenshot as a test artifact; with ALPHAFORGE_DOC_SHOTS=1 also refresh the
+    user guide's copy in docs/images/."""
     page.wait_for_timeout(800)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    if os.environ.get("ALPHAFORGE_DOC_SHOTS") == "1" and name[:2].isdigit():
+        shutil.copy(ARTIFACTS / f"{name}.png", REPO / "docs" / "images" / f"{name}.png")
 
 
 def test_signup_reset_login_import(server_factory, browser) -> None:  # type: ignore[no-untyped-def]
