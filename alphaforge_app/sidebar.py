@@ -40,6 +40,14 @@ def project_picker(single_user: bool) -> Project | None:
                 except AlphaForgeError as exc:
                     st.error(str(exc))
         if current is not None:
+            with st.form("rename_project"):
+                renamed = st.text_input("Rename current project to", current.root.name)
+                if st.form_submit_button("Rename") and renamed != current.root.name:
+                    try:
+                        state.set_project(current.rename(renamed))
+                        st.rerun()
+                    except AlphaForgeError as exc:
+                        st.error(str(exc))
             confirm = st.checkbox(f"Yes, delete '{current.root.name}' and all its files",
                                   key="confirm_delete")
             if st.button("Delete project", disabled=not confirm):

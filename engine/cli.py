@@ -119,6 +119,13 @@ def cmd_app(args: argparse.Namespace) -> Output:
     """Start the Streamlit app on 127.0.0.1 (blocks until the server stops)."""
     import subprocess
 
+    from engine.store.project import default_home
+    from engine.store.settings import AppSettings, load_settings, save_settings
+
+    if args.single_user or args.accounts:
+        mode = "single" if args.single_user else "accounts"
+        save_settings(default_home(), AppSettings(mode=mode,
+                                                  language=load_settings(default_home()).language))
     if not args.no_demo:
         from engine.store.demo import ensure_demo
 
@@ -258,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.add_argument("--no-demo", action="store_true", help="do not create the demo project")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--single-user", action="store_true",
+                      help="one person on this computer: no login (remembered)")
+    mode.add_argument("--accounts", action="store_true",
+                      help="several people: local accounts with login (remembered)")
     p.set_defaults(func=cmd_app)
 
     p = sub.add_parser("runs", parents=[common], help="list the project's runs")

@@ -180,6 +180,18 @@ class Project:
             raise StoreError(f"{file}: missing field {exc}") from None
         return cls(root=path, info=info)
 
+    def rename(self, new_name: str) -> Project:
+        """Rename the project: its folder (same parent) and the name in project.json."""
+        name = validate_name(new_name, "project name")
+        target = self.root.parent / name
+        if target.exists() and target != self.root:
+            raise StoreError(f"a project or folder named '{name}' already exists")
+        os.replace(self.root, target)
+        info = ProjectInfo(name=name, created=self.info.created,
+                           schema_version=self.info.schema_version)
+        atomic.write_json(target / PROJECT_FILE, info.to_dict())
+        return Project(root=target, info=info)
+
     @classmethod
     def exists(cls, root: str | Path) -> bool:
         return (Path(root).expanduser() / PROJECT_FILE).exists()

@@ -114,3 +114,26 @@ def _journey(page, server) -> None:  # type: ignore[no-untyped-def]
     _shot(page, "05_dataset_preview")
     project = Path(server.home) / "users" / "1" / "projects" / "US study"
     assert (project / "datasets" / "us_sp500_2013_2018" / "meta.json").exists()
+
+
+def test_bad_upload_shows_error_and_saves_nothing(server_factory, browser,  # type: ignore[no-untyped-def]
+                                                  tmp_path: Path) -> None:
+    server = server_factory('{"mode": "single", "language": "en", "schema_version": 1}')
+    bad = tmp_path / "broken prices.csv"
+    bad.write_text("date,ticker,open,high,low,close,volume\n2020-01-02,AAA,1,2,0.5,abc,100\n")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    page.goto(server.url)
+    page.get_by_text("No project yet").wait_for()
+    page.get_by_role("button", name="Start with the demo market").click()
+    page.get_by_text(re.compile("demo — ")).wait_for(timeout=120_000)
+    _open_page(page, "Data", "Import a file")
+    page.get_by_text("Import a file").first.click()
+    page.locator("input[type=file]").set_input_files(str(bad))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Import failed — nothing was saved").wait_for()
+    page.get_by_text(re.compile(r"column 'close': 1 value\(s\) are not numbers \(row 1: 'abc'\)"
+                                )).first.wait_for()
+    _shot(page, "06_bad_upload_error")
+    datasets = Path(server.home) / "projects" / "demo" / "datasets"
+    assert sorted(p.name for p in datasets.iterdir()) == ["demo"]

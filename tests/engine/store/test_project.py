@@ -142,3 +142,16 @@ def test_create_refuses_non_empty_foreign_folder(tmp_path: Path) -> None:
     (tmp_path / "f" / "x.txt").write_text("mine")
     with pytest.raises(StoreError, match="not empty and is not a project"):
         Project.create(tmp_path / "f")
+
+
+def test_rename_project(tmp_path: Path) -> None:
+    project = Project.create(tmp_path / "old")
+    project.save_dataset("prices", _dataset())
+    renamed = project.rename("새 이름")
+    assert renamed.root == (tmp_path / "새 이름").resolve() and renamed.info.name == "새 이름"
+    assert Project.open(renamed.root).dataset_names() == ["prices"]
+    Project.create(tmp_path / "other")
+    with pytest.raises(StoreError, match="already exists"):
+        renamed.rename("other")
+    with pytest.raises(StoreError):
+        renamed.rename("../escape")
