@@ -54,7 +54,7 @@ def test_config_keeps_xsrf_and_no_stats() -> None:
     assert 'address = "127.0.0.1"' in text
     assert "enableXsrfProtection = true" in text
     assert "gatherUsageStats = false" in text
-    cli = (REPO / "engine" / "cli.py").read_text()
+    cli = (REPO / "engine" / "cli" / "app.py").read_text()
     assert '"--server.enableXsrfProtection", "true"' in cli
     assert '"--server.address", "127.0.0.1"' in cli
 

@@ -1,0 +1,49 @@
+"""The `app` command: start the local Streamlit server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.cli.common import Output, project_path
+
+
+def cmd_app(args: argparse.Namespace) -> Output:
+    """Start the Streamlit app on 127.0.0.1 (blocks until the server stops)."""
+    import subprocess
+
+    from engine.store.project import default_home
+    from engine.store.settings import AppSettings, load_settings, save_settings
+
+    if args.single_user or args.accounts:
+        mode = "single" if args.single_user else "accounts"
+        save_settings(default_home(), AppSettings(mode=mode,
+                                                  language=load_settings(default_home()).language))
+    if not args.no_demo:
+        from engine.store.demo import ensure_demo
+
+        ensure_demo(project_path(args))
+    app = Path(__file__).resolve().parents[2] / "alphaforge_app" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.address", "127.0.0.1", "--server.port", str(args.port),
+           "--server.enableXsrfProtection", "true", "--browser.gatherUsageStats", "false",
+           "--server.headless", "true" if args.no_browser else "false"]
+    print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
+    code = subprocess.call(cmd, cwd=app.parents[2])
+    return Output({"exit_code": code}, f"server stopped (exit code {code})")
+
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("app", parents=[common], help="start the desktop app (local web server)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.add_argument("--no-demo", action="store_true", help="do not create the demo project")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--single-user", action="store_true",
+                      help="one person on this computer: no login (remembered)")
+    mode.add_argument("--accounts", action="store_true",
+                      help="several people: local accounts with login (remembered)")
+    p.set_defaults(func=cmd_app)
+

@@ -1,0 +1,26 @@
+"""What every command module shares: the Output record and project resolution."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.store.project import Project, default_project_path
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command returns: data for ``--json`` and text for people."""
+
+    data: Any
+    text: str
+
+
+def project_path(args: argparse.Namespace) -> Path:
+    return Path(args.project).expanduser() if args.project else default_project_path()
+
+
+def open_project(args: argparse.Namespace) -> Project:
+    return Project.open(project_path(args))

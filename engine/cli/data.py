@@ -1,0 +1,121 @@
+"""Data commands: demo, import, datasets, inspect, runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.cli.common import Output, open_project, project_path
+from engine.store.project import Project
+
+
+def cmd_demo(args: argparse.Namespace) -> Output:
+    from engine.data.synthetic import SyntheticConfig
+    from engine.store.demo import ensure_demo
+
+    config = SyntheticConfig(n_tickers=args.tickers, n_days=args.days, seed=args.seed)
+    project, meta, created = ensure_demo(project_path(args), config, name=args.name,
+                                         replace=not args.if_missing)
+    state = "created" if created else "already exists"
+    text = (f"Demo project ready at {project.root}\n"
+            f"  dataset 'demo' ({state}): {meta.n_tickers} tickers x {meta.n_dates} days "
+            f"({meta.start} .. {meta.end}), {meta.n_rows} rows")
+    return Output({"project": str(project.root), "dataset": meta.to_dict(), "created": created},
+                  text)
+
+
+def cmd_import(args: argparse.Namespace) -> Output:
+    from engine.data.validate import load
+    from engine.store.project import slugify
+
+    mapping = dict(m.split("=", 1) for m in args.map) if args.map else None
+    # Validate before touching the project: a bad file must leave it byte-for-byte unchanged.
+    dataset = load(args.path, horizon=args.horizon, column_map=mapping, encoding=args.encoding)
+    name = args.name or slugify(Path(args.path).name)
+    from engine.store.project import validate_name
+
+    validate_name(name, "dataset name")
+    project = Project.create(project_path(args))
+    meta = project.save_dataset(name, dataset, overwrite=args.overwrite)
+    record = project.new_run("import", {"path": str(Path(args.path).resolve()),
+                                        "horizon": args.horizon, "column_map": mapping or {},
+                                        "encoding": args.encoding}, dataset=name)
+    project.save_record(record.finished("done"))
+    text = (f"Imported '{meta.name}' into {project.root}: {meta.n_tickers} tickers x "
+            f"{meta.n_dates} days ({meta.start} .. {meta.end})\n{dataset.report.summary()}")
+    return Output({"project": str(project.root), "dataset": meta.to_dict(),
+                   "warnings": [w.message for w in dataset.report.warnings],
+                   "notes": [n.message for n in dataset.report.notes]}, text)
+
+
+def cmd_datasets(args: argparse.Namespace) -> Output:
+    project = open_project(args)
+    metas = [project.dataset_meta(n) for n in project.dataset_names()]
+    rows = [f"{m.name:<24} {m.n_tickers:>6} tickers {m.n_dates:>6} days  {m.start} .. {m.end}"
+            f"  {len(m.validation.warnings)} warning(s)" for m in metas]
+    text = "\n".join(rows) if rows else f"No datasets in {project.root} yet."
+    return Output([m.to_dict() for m in metas], text)
+
+
+def cmd_inspect(args: argparse.Namespace) -> Output:
+    from engine.data.stats import describe
+
+    project = open_project(args)
+    meta = project.dataset_meta(args.dataset)
+    stats = describe(project.load_frame(args.dataset))
+    lines = [f"{meta.name}: {stats.n_tickers} tickers x {stats.n_dates} days, "
+             f"{stats.start} .. {stats.end}, coverage {stats.coverage:.1%}",
+             f"source: {meta.source}; hash {meta.content_hash[:12]}"
+             + ("; vwap derived from (h+l+c)/3" if meta.vwap_derived else ""),
+             f"{'column':<12}{'count':>10}{'missing':>9}{'mean':>14}{'std':>14}{'min':>14}"
+             f"{'max':>14}"]
+
+    def fmt(v: float | None) -> str:
+        return f"{v:>14.4g}" if v is not None else f"{'-':>14}"
+
+    for c in stats.columns:
+        lines.append(f"{c.column:<12}{c.count:>10}{c.missing:>9}{fmt(c.mean)}{fmt(c.std)}"
+                     f"{fmt(c.min)}{fmt(c.max)}")
+    lines.append(meta.validation.summary())
+    return Output({"dataset": meta.to_dict(), "stats": stats.to_dict()}, "\n".join(lines))
+
+
+def cmd_runs(args: argparse.Namespace) -> Output:
+    project = open_project(args)
+    records = project.runs()
+    rows = [f"{r.run_id:<40} {r.kind:<8} {r.status:<9} {r.dataset or '-':<16} {r.started}"
+            for r in records]
+    return Output([r.to_dict() for r in records], "\n".join(rows) or "No runs yet.")
+
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("demo", parents=[common], help="create the demo project (synthetic market)")
+    p.add_argument("--tickers", type=int, default=300)
+    p.add_argument("--days", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", help="project name (default: the folder name)")
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing when the demo dataset already exists")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("import", parents=[common], help="validate and import a CSV/Parquet file "
+                                                         "or a folder of per-ticker CSV files")
+    p.add_argument("path")
+    p.add_argument("--name", help="dataset name (default: from the file name)")
+    p.add_argument("--horizon", type=int, default=20, help="forward-return horizon in days")
+    p.add_argument("--map", action="append", metavar="COLUMN=CANONICAL",
+                   help="map a column explicitly, e.g. --map Kurs=close (repeatable)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of CSV files")
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset of the same name")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("datasets", parents=[common], help="list the project's datasets")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("inspect", parents=[common], help="statistics and validation of a dataset")
+    p.add_argument("dataset")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("runs", parents=[common], help="list the project's runs")
+    p.set_defaults(func=cmd_runs)
