@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from engine.cli.common import Output, project_path
 
@@ -13,6 +12,7 @@ def cmd_app(args: argparse.Namespace) -> Output:
     """Start the Streamlit app on 127.0.0.1 (blocks until the server stops)."""
     import subprocess
 
+    from engine.server import APP_SCRIPT, command_line_flags
     from engine.store.project import default_home
     from engine.store.settings import AppSettings, load_settings, save_settings
 
@@ -24,15 +24,12 @@ def cmd_app(args: argparse.Namespace) -> Output:
         from engine.store.demo import ensure_demo
 
         ensure_demo(project_path(args))
-    app = Path(__file__).resolve().parents[2] / "alphaforge_app" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
-           "--server.address", "127.0.0.1", "--server.port", str(args.port),
-           "--server.enableXsrfProtection", "true", "--browser.gatherUsageStats", "false",
-           "--server.headless", "true" if args.no_browser else "false"]
-    print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
-    code = subprocess.call(cmd, cwd=app.parents[2])
-    return Output({"exit_code": code}, f"server stopped (exit code {code})")
 
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+           *command_line_flags(args.port, headless=args.no_browser)]
+    print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
+    code = subprocess.call(cmd, cwd=APP_SCRIPT.parents[1])
+    return Output({"exit_code": code}, f"server stopped (exit code {code})")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

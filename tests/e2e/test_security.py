@@ -54,9 +54,15 @@ def test_config_keeps_xsrf_and_no_stats() -> None:
     assert 'address = "127.0.0.1"' in text
     assert "enableXsrfProtection = true" in text
     assert "gatherUsageStats = false" in text
-    cli = (REPO / "engine" / "cli" / "app.py").read_text()
-    assert '"--server.enableXsrfProtection", "true"' in cli
-    assert '"--server.address", "127.0.0.1"' in cli
+    from engine.server import command_line_flags, server_options
+
+    options = server_options(8501)
+    assert options["server.address"] == "127.0.0.1"
+    assert options["server.enableXsrfProtection"] is True
+    assert options["browser.gatherUsageStats"] is False
+    assert options["global.developmentMode"] is False
+    flags = command_line_flags(8501)
+    assert flags[flags.index("--server.enableXsrfProtection") + 1] == "true"
 
 
 def test_user_cannot_open_another_users_project(tmp_path: Path,
