@@ -1,0 +1,119 @@
+"""Static baselines on the dynamic combiner's interface: weights fixed once on training days.
+
+- ``equal``: every factor with a training IC gets weight ±1/K', the sign of its training mean
+  IC (sign-aligned z-scores averaged).
+- ``static``: pooled OLS with intercept on all (day, stock) rows of the training days, all K
+  factors (the AlphaGen-style combination).
+- ``icweighted``: weight_k = mean IC_k / Σ|mean IC_j| over the training days.
+
+The training days are trimmed to those whose target was realised before the first scored day
+(``d < first - (h + 1)``), the same gap the dynamic method uses, so a baseline cannot peek
+either. The weights frame repeats the fixed weights on every scored date so that every method's
+history has the same shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from engine.combine.base import (
+    CombinationResult,
+    CombineConfig,
+    Prepared,
+    apply_weights,
+    design_sums,
+    fmt,
+    mega_daily,
+    solve_subsets,
+    weights_frame,
+)
+from engine.errors import ConfigError
+from engine.metrics.factor import summarize
+
+
+def effective_train(prep: Prepared, days: np.ndarray, train: np.ndarray,
+                    config: CombineConfig) -> np.ndarray:
+    """Training days usable for scoring ``days``: realised before the first scored day."""
+    first = int(np.flatnonzero(days)[0])
+    usable = train & (np.arange(prep.n_days) < first - config.gap) & prep.realised.numpy()
+    if usable.sum() < config.min_lookback_days:
+        span = np.flatnonzero(train)
+        told = (f"{prep.dates[span[0]]} to {prep.dates[span[-1]]}" if len(span) else "none")
+        raise ConfigError(
+            f"static '{config.method}' combination needs at least {config.min_lookback_days} "
+            f"training days with a realised target before {prep.dates[first]} - {config.gap} "
+            f"days (horizon + 1); the training days ({told}) leave {int(usable.sum())}"
+        )
+    return usable
+
+
+def fit(prep: Prepared, days: np.ndarray, train: np.ndarray,
+        config: CombineConfig) -> CombinationResult:
+    """Static combination of ``config.method`` fitted on ``train`` and applied on ``days``."""
+    usable = effective_train(prep, days, train, config)
+    sel = torch.from_numpy(usable)
+    ic = summarize(prep.ic[:, sel])
+    ric = summarize(prep.rank_ic[:, sel])
+    k = prep.n_factors
+    mean_ic = torch.nan_to_num(ic.mean, nan=0.0)
+    intercept = torch.zeros((), dtype=torch.float64)
+    n_train = int(usable.sum())
+    if config.method == "equal":
+        sign = torch.sign(mean_ic)
+        coef = sign / max(int((sign != 0).sum()), 1)
+        how = "equal weight, sign of the training IC"
+    elif config.method == "icweighted":
+        coef = mean_ic / mean_ic.abs().sum().clamp(min=1e-300)
+        how = "IC-weighted: training IC / sum of |training IC|"
+    elif config.method == "static":
+        gram, rhs = design_sums(prep, usable)
+        use = torch.ones(1, k + 1, dtype=torch.bool)
+        sol = solve_subsets(gram.sum(0, keepdim=True), rhs.sum(0, keepdim=True), use)[0]
+        intercept, coef = sol[0], sol[1:]
+        how = f"static OLS on {n_train} training days"
+    else:
+        raise ConfigError(f"'{config.method}' is not a static combination method")
+
+    d = int(days.sum())
+    coef_d = coef.unsqueeze(0).expand(d, k).contiguous()
+    intercept_d = intercept.expand(d).contiguous()
+    score = apply_weights(prep, days, coef_d, intercept_d)
+    active = coef != 0
+    rank = torch.zeros(k, dtype=torch.long)
+    order = torch.argsort(-coef.abs(), stable=True)
+    rank[order] = torch.arange(1, k + 1)
+    rank = torch.where(active, rank, 0)
+    flipped = active & (mean_ic < 0)
+    reasons = []
+    for j in range(k):
+        stats = f"training IC {fmt(float(ic.mean[j]))}, RankIC {fmt(float(ric.mean[j]))}"
+        if active[j]:
+            flip = ", sign flipped (negative IC)" if flipped[j] else ""
+            reasons.append(f"{how}; {stats}{flip}")
+        else:
+            reasons.append(f"weight 0 ({how}); {stats}")
+
+    def per_day(x: torch.Tensor) -> np.ndarray:
+        return x.unsqueeze(0).expand(d, *x.shape).numpy()
+
+    weights = weights_frame(prep, days, {
+        "active": per_day(active),
+        "flipped": per_day(flipped),
+        "coef": coef_d.numpy(),
+        "intercept": per_day(intercept.expand(k)),
+        "ic": per_day(ic.mean),
+        "icir": per_day(ic.ir),
+        "rank_ic": per_day(ric.mean),
+        "rank_icir": per_day(ric.ir),
+        "rank": per_day(rank),
+    }, reasons * d)
+    return CombinationResult(
+        config=config,
+        names=prep.names,
+        dates=prep.dates,
+        score=score,
+        scored=days,
+        weights=weights,
+        daily=mega_daily(prep, score, days, coef_d, config.min_stocks),
+    )
