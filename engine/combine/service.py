@@ -1,0 +1,157 @@
+"""From a saved factor set to a saved strategy, and from a strategy to its backtest.
+
+This is the workflow the CLI (`alphaforge combine`, `alphaforge backtest`) and the app's
+Combine & backtest page share: resolve the factor set, evaluate its formulas on the dataset,
+combine them over the test dates, save; then rebuild the score tensor and backtest it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from engine.backtest import topk
+from engine.combine.api import combine_panel
+from engine.combine.base import CombinationResult, CombineConfig
+from engine.data.panel import Panel
+from engine.errors import ConfigError, StoreError
+from engine.expr.classic import CLASSIC
+from engine.expr.evaluate import Evaluator
+from engine.mining.zoo import Factor, FactorSet, factor_set_names, load_factor_set
+from engine.store import atomic
+from engine.store.project import Project
+from engine.store.strategies import load_strategy, save_backtest, save_strategy
+
+CLASSIC_SET = "classic"
+DateRange = tuple[str | None, str | None]
+
+
+def parse_range(text: str | None, what: str) -> DateRange | None:
+    """``"2017-01-01:2017-12-31"`` -> (start, end); either side may be empty."""
+    if text is None:
+        return None
+    if ":" not in text:
+        raise ConfigError(f"{what} must look like START:END (e.g. 2017-01-01:2017-12-31), "
+                          f"got '{text}'")
+    start, end = (part.strip() or None for part in text.split(":", 1))
+    for part in (start, end):
+        if part is not None:
+            try:
+                np.datetime64(part, "D")
+            except ValueError:
+                raise ConfigError(f"{what}: '{part}' is not a date (YYYY-MM-DD)") from None
+    return start, end
+
+
+def resolve_factor_set(project: Project, name: str) -> FactorSet:
+    """A saved factor set, a mining run's zoo (by run id), or the built-in classic set."""
+    if name in factor_set_names(project):
+        return load_factor_set(project, name)
+    zoo = project.root / "runs" / name / "zoo.json"
+    if zoo.exists():
+        return FactorSet.from_dict(atomic.read_json(zoo))
+    if name.lower() == CLASSIC_SET:
+        return FactorSet(name=CLASSIC_SET,
+                         factors=tuple(Factor(formula=f.formula) for f in CLASSIC.values()),
+                         source={"kind": "classic"})
+    return load_factor_set(project, name)  # raises with the list of available sets
+
+
+def _days(panel: Panel, span: DateRange, what: str) -> np.ndarray:
+    mask = panel.date_mask(*span)
+    if not mask.any():
+        raise ConfigError(f"{what} {span[0] or '...'}:{span[1] or '...'} holds no trading day "
+                          f"of the dataset ({panel.dates[0]} .. {panel.dates[-1]})")
+    return mask
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """What `alphaforge combine` was asked to do (saved in strategy.json)."""
+
+    name: str
+    dataset: str
+    factor_set: str
+    test: DateRange
+    train: DateRange | None
+    config: CombineConfig
+
+
+def build_strategy(project: Project, spec: StrategySpec, *, overwrite: bool = False
+                   ) -> tuple[CombinationResult, dict[str, Any]]:
+    """Combine the factor set over the test dates and save the strategy; returns the result
+    and the saved description."""
+    panel = project.load_panel(spec.dataset)
+    factor_set = resolve_factor_set(project, spec.factor_set)
+    if not factor_set.factors:
+        raise ConfigError(f"factor set '{factor_set.name}' is empty: nothing to combine")
+    score_days = _days(panel, spec.test, "the test range")
+    first_test = panel.dates[score_days][0]
+    train_days = (_days(panel, spec.train, "the training range") if spec.train is not None
+                  else panel.dates < first_test)
+    values = Evaluator(panel).evaluate_many(factor_set.formulas)
+    result = combine_panel(panel, values, factor_set.formulas, score_days=score_days,
+                           train_days=train_days, config=spec.config)
+    meta = project.dataset_meta(spec.dataset)
+    info = {
+        "dataset": spec.dataset, "dataset_hash": meta.content_hash,
+        "factor_set": factor_set.name, "formulas": factor_set.formulas,
+        "test": list(spec.test), "train": list(spec.train) if spec.train else None,
+        "config": spec.config.to_dict(), "summary": result.summary(),
+    }
+    save_strategy(project, spec.name, info, {
+        "scores": result.scores_long(panel.tickers),
+        "weights": result.weights,
+        "daily": result.daily,
+    }, overwrite=overwrite)
+    return result, info
+
+
+def scores_tensor(panel: Panel, scores: pl.DataFrame) -> torch.Tensor:
+    """``[T, N]`` float32 score tensor of a (date, ticker, score) table on the panel's grid."""
+    out = np.full((panel.n_days, panel.n_tickers), np.nan, dtype=np.float32)
+    dates = scores.get_column("date").to_numpy().astype("datetime64[D]")
+    t_idx = np.searchsorted(panel.dates, dates)
+    ticker_index = {t: i for i, t in enumerate(panel.tickers)}
+    n_idx = np.array([ticker_index.get(t, -1) for t in scores.get_column("ticker").to_list()],
+                     dtype=np.int64)
+    ok = (t_idx < panel.n_days) & (n_idx >= 0)
+    ok[ok] &= panel.dates[t_idx[ok]] == dates[ok]
+    out[t_idx[ok], n_idx[ok]] = scores.get_column("score").to_numpy()[ok]
+    return torch.from_numpy(out)
+
+
+def backtest_strategy(project: Project, name: str, config: topk.TopKConfig, *, rf: float = 0.0
+                      ) -> tuple[topk.BacktestResult, dict[str, Any]]:
+    """Top-k backtest of a saved strategy's scores; saves and returns the result."""
+    strategy = load_strategy(project, name)
+    dataset = str(strategy.info["dataset"])
+    meta = project.dataset_meta(dataset)
+    if meta.content_hash != strategy.info.get("dataset_hash"):
+        raise StoreError(f"dataset '{dataset}' changed since strategy '{name}' was built; "
+                         "re-run `alphaforge combine`")
+    panel = project.load_panel(dataset)
+    result = topk.run(scores_tensor(panel, strategy.table("scores")), panel, config)
+    summary = result.summary(rf)
+    info: Mapping[str, Any] = {"config": config.to_dict(), "rf": rf,
+                               "summary": summary.to_dict()}
+    save_backtest(project, name, info, {"backtest_daily": result.daily,
+                                        "positions": result.positions,
+                                        "trades": result.trades})
+    return result, dict(info)
+
+
+def combine_config(method: str, **overrides: Any) -> CombineConfig:
+    """A CombineConfig for ``method`` with CLI/UI overrides (None = keep the default)."""
+    base = CombineConfig(method=method)
+    fields = {f.name for f in dataclasses.fields(CombineConfig)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ConfigError(f"unknown combination option(s): {', '.join(sorted(unknown))}")
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
