@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: run test test-all lint bench demo clean help chromium
+.PHONY: run test test-all lint bench demo clean help chromium postgres
 
 help:
 	@echo "make run      create .venv, install, open the app on the demo project"
@@ -37,7 +37,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) chromium
+# The PostgreSQL connector tests start a throw-away server (initdb/pg_ctl from Debian's
+# postgresql package); install it when missing and we may (root + apt).
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing postgresql for the database connector tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends postgresql >/dev/null; \
+	fi
+
+test: $(STAMP) chromium postgres
 	$(PY) -m pytest
 
 test-all: $(STAMP)

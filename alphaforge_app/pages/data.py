@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from alphaforge_app import state
+from alphaforge_app.components.sources import connect_source
 from engine.data.schema import REQUIRED, canonical_name
 from engine.data.stats import describe
 from engine.data.validate import load
@@ -89,6 +90,8 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
                     _report(report)
                 elif failure:
                     st.error(failure)
+
+connect_source(project)
 
 names = project.dataset_names()
 if not names:

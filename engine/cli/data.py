@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.cli.common import Output, open_project, project_path
 from engine.store.project import Project
+
+if TYPE_CHECKING:
+    from engine.data.validate import Dataset
 
 
 def cmd_demo(args: argparse.Namespace) -> Output:
@@ -24,22 +28,58 @@ def cmd_demo(args: argparse.Namespace) -> Output:
                   text)
 
 
+def _ask_password(prompt: str) -> str | None:
+    """Ask on the terminal (never echoed); None when there is no terminal to ask on."""
+    import getpass
+    import sys
+
+    if not sys.stdin or not sys.stdin.isatty():
+        return None
+    return getpass.getpass(prompt)
+
+
+def _load_source(args: argparse.Namespace, mapping: dict[str, str] | None
+                 ) -> tuple[Dataset, str, dict[str, Any]]:
+    """Read and validate ``--from URL`` (secrets: prompt, keyring or environment, never args)."""
+    import os
+
+    from engine.data import sources
+    from engine.data.sources import SourceRequest
+
+    request = SourceRequest(args.source, table=args.table, query=args.query,
+                            token=os.environ.get("ALPHAFORGE_HTTP_TOKEN") or None)
+    dataset = sources.load(request, horizon=args.horizon, column_map=mapping,
+                           ask_password=_ask_password)
+    config = {"source": request.label(), "table": args.table, "query": args.query,
+              "horizon": args.horizon, "column_map": mapping or {}}
+    return dataset, args.name or sources.default_name(request), config
+
+
 def cmd_import(args: argparse.Namespace) -> Output:
     from engine.data.validate import load
+    from engine.errors import ConfigError
     from engine.store.project import slugify
 
+    if bool(args.path) == bool(args.source):
+        raise ConfigError("give a file or folder to import, or --from URL (one of them)")
+    if not args.source and (args.table or args.query):
+        raise ConfigError("--table and --query need --from URL")
     mapping = dict(m.split("=", 1) for m in args.map) if args.map else None
     # Validate before touching the project: a bad file must leave it byte-for-byte unchanged.
-    dataset = load(args.path, horizon=args.horizon, column_map=mapping, encoding=args.encoding)
-    name = args.name or slugify(Path(args.path).name)
+    if args.source:
+        dataset, name, config = _load_source(args, mapping)
+    else:
+        dataset = load(args.path, horizon=args.horizon, column_map=mapping,
+                       encoding=args.encoding)
+        name = args.name or slugify(Path(args.path).name)
+        config = {"path": str(Path(args.path).resolve()), "horizon": args.horizon,
+                  "column_map": mapping or {}, "encoding": args.encoding}
     from engine.store.project import validate_name
 
     validate_name(name, "dataset name")
     project = Project.create(project_path(args))
     meta = project.save_dataset(name, dataset, overwrite=args.overwrite)
-    record = project.new_run("import", {"path": str(Path(args.path).resolve()),
-                                        "horizon": args.horizon, "column_map": mapping or {},
-                                        "encoding": args.encoding}, dataset=name)
+    record = project.new_run("import", config, dataset=name)
     project.save_record(record.finished("done"))
     text = (f"Imported '{meta.name}' into {project.root}: {meta.n_tickers} tickers x "
             f"{meta.n_dates} days ({meta.start} .. {meta.end})\n{dataset.report.summary()}")
@@ -99,9 +139,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="do nothing when the demo dataset already exists")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("import", parents=[common], help="validate and import a CSV/Parquet file "
-                                                         "or a folder of per-ticker CSV files")
-    p.add_argument("path")
+    p = sub.add_parser("import", parents=[common], help="validate and import a CSV/Parquet file, "
+                                                         "a folder of per-ticker CSV files, or a "
+                                                         "source (--from URL)")
+    p.add_argument("path", nargs="?", help="file or folder (omit with --from)")
+    p.add_argument("--from", dest="source", metavar="URL",
+                   help="sqlite:///file.db, duckdb:///file.duckdb, postgresql://user@host:port/db,"
+                        " http(s)://..., qlib:///dir?universe=NAME (passwords are asked for or "
+                        "taken from the OS keyring / PGPASSWORD; an HTTP token from "
+                        "ALPHAFORGE_HTTP_TOKEN)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--table", help="table or view to import (SQL), universe (Qlib)")
+    group.add_argument("--query", help='one read-only SELECT, e.g. "SELECT * FROM prices"')
     p.add_argument("--name", help="dataset name (default: from the file name)")
     p.add_argument("--horizon", type=int, default=20, help="forward-return horizon in days")
     p.add_argument("--map", action="append", metavar="COLUMN=CANONICAL",

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import polars as pl
 
 from engine.data.io import ROW, RawTable, read_file
+from engine.data.quality import check_quality
 from engine.data.schema import (
     DATE,
     PRICE_FIELDS,
@@ -450,6 +451,7 @@ def check(
     frame = frame.sort(DATE, TICKER)
     _check_values(frame, f)
     _check_series(frame, f)
+    check_quality(frame, f, adjusted=adjusted)
     vwap_derived = "vwap" not in frame.columns
     if vwap_derived:
         frame = frame.with_columns(
