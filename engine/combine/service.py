@@ -63,6 +63,15 @@ def resolve_factor_set(project: Project, name: str) -> FactorSet:
     return load_factor_set(project, name)  # raises with the list of available sets
 
 
+def available_factor_sets(project: Project) -> list[str]:
+    """Names :func:`resolve_factor_set` accepts: saved sets, mining runs with a zoo, classic."""
+    runs = project.root / "runs"
+    zoos = sorted(p.name for p in runs.iterdir() if (p / "zoo.json").exists()) if (
+        runs.exists()) else []
+    saved = factor_set_names(project)
+    return [*saved, *[z for z in zoos if z not in saved], CLASSIC_SET]
+
+
 def _days(panel: Panel, span: DateRange, what: str) -> np.ndarray:
     mask = panel.date_mask(*span)
     if not mask.any():

@@ -71,3 +71,97 @@ def price_chart(frame: pl.DataFrame, tickers: Sequence[str], *, field: str = "cl
                       + (" ..." if len(tickers) > 5 else ""), yaxis_title=label,
                       hovermode="x unified", **_LAYOUT)
     return fig
+
+
+def equity_chart(eq: pl.DataFrame, *, title: str = "Cumulative return",
+                 names: Sequence[str] = ("strategy", "benchmark")) -> go.Figure:
+    """Wealth curves (from :func:`engine.report.series.equity`), strategy vs benchmark."""
+    fig = go.Figure()
+    for i, col in enumerate(names):
+        if col in eq.columns:
+            fig.add_trace(go.Scatter(x=eq["date"].to_list(), y=(eq[col] - 1).to_list(),
+                                     name=col, mode="lines",
+                                     line={"color": PALETTE[i], "width": 2 if i == 0 else 1.4,
+                                           "dash": "solid" if i == 0 else "dash"}))
+    fig.update_layout(title=title, yaxis_tickformat=".0%", hovermode="x unified", **_LAYOUT)
+    return fig
+
+
+def equity_comparison(curves: dict[str, pl.DataFrame], *, title: str = "Strategies compared"
+                      ) -> go.Figure:
+    """Several strategies' wealth curves on one chart (name -> equity frame)."""
+    fig = go.Figure()
+    for i, (name, eq) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=eq["date"].to_list(), y=(eq["strategy"] - 1).to_list(),
+                                 name=name, mode="lines",
+                                 line={"color": PALETTE[i % len(PALETTE)], "width": 1.8}))
+    fig.update_layout(title=title, yaxis_tickformat=".0%", hovermode="x unified", **_LAYOUT)
+    return fig
+
+
+def drawdown_chart(eq: pl.DataFrame, *, title: str = "Drawdown") -> go.Figure:
+    fig = go.Figure(go.Scatter(x=eq["date"].to_list(), y=eq["drawdown"].to_list(), fill="tozeroy",
+                               mode="lines", name="drawdown",
+                               line={"color": PALETTE[1], "width": 1}))
+    fig.update_layout(title=title, yaxis_tickformat=".0%", **_LAYOUT)
+    return fig
+
+
+def turnover_chart(eq: pl.DataFrame, *, title: str = "Daily turnover") -> go.Figure:
+    fig = go.Figure(go.Bar(x=eq["date"].to_list(), y=eq["turnover"].to_list(),
+                           marker_color=PALETTE[2], name="turnover"))
+    fig.update_layout(title=title, yaxis_tickformat=".0%", **_LAYOUT)
+    return fig
+
+
+def monthly_heatmap(grid: pl.DataFrame, *, title: str = "Monthly returns") -> go.Figure:
+    """Year x month heat map (from :func:`engine.report.series.monthly_grid`)."""
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    z = grid.drop("year").to_numpy() if grid.width > 1 else [[]]
+    years = [str(y) for y in grid["year"].to_list()]
+    fig = go.Figure(go.Heatmap(z=z, x=months, y=years, colorscale="RdYlGn", zmid=0,
+                               texttemplate="%{z:.1%}", hovertemplate="%{y} %{x}: %{z:.2%}"
+                               "<extra></extra>", colorbar={"tickformat": ".0%"}))
+    fig.update_layout(title=title, yaxis={"autorange": "reversed", "type": "category"},
+                      height=max(260, 60 * len(years) + 120), **_LAYOUT)
+    return fig
+
+
+def weights_heatmap(grid: pl.DataFrame, formulas: dict[str, str], *,
+                    title: str = "Factor weights over time") -> go.Figure:
+    """Date x factor coefficients (from :func:`engine.report.series.weights_grid`) above the
+    number of active factors; hovering a cell shows the formula behind its short label."""
+    from plotly.subplots import make_subplots
+
+    labels = [c for c in grid.columns if c not in ("date", "n_active")]
+    dates = grid["date"].to_list()
+    z = grid.select(labels).to_numpy().T if labels else [[]]
+    formula_of = {v: k for k, v in formulas.items()}
+    hover = [[formula_of.get(label, label)] * len(dates) for label in labels]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2],
+                        vertical_spacing=0.04)
+    fig.add_trace(go.Heatmap(z=z, x=dates, y=labels, colorscale="RdBu", zmid=0,
+                             customdata=hover, colorbar={"title": "weight", "len": 0.75,
+                                                         "y": 0.62},
+                             hovertemplate="%{x}<br>%{customdata}<br>weight %{z:.4f}"
+                             "<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=grid["n_active"].to_list(), name="active factors",
+                             mode="lines", line={"color": "#1B2333", "width": 1.2,
+                                                 "shape": "hv"}, showlegend=False),
+                  row=2, col=1)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(title_text="active", rangemode="tozero", row=2, col=1)
+    fig.update_layout(title=title, height=max(360, 22 * len(labels) + 220), **_LAYOUT)
+    return fig
+
+
+def ic_chart(ic: pl.DataFrame, *, title: str = "Mega-Alpha daily RankIC") -> go.Figure:
+    """Daily RankIC bars and their rolling mean (from :func:`engine.report.series.rolling_ic`)."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=ic["date"].to_list(), y=ic["rank_ic"].to_list(), name="daily RankIC",
+                         marker_color="#9DB7EE"))
+    fig.add_trace(go.Scatter(x=ic["date"].to_list(), y=ic["rank_ic_mean"].to_list(),
+                             name="rolling mean", mode="lines",
+                             line={"color": PALETTE[0], "width": 2}))
+    fig.update_layout(title=title, hovermode="x unified", **_LAYOUT)
+    return fig

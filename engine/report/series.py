@@ -1,0 +1,78 @@
+"""Chart-ready tables derived from saved strategies (the compute layer of the reports).
+
+Figures only draw; anything a chart needs beyond the saved tables (wealth curves, drawdowns,
+rolling Sharpe, a wide weights grid, short factor labels) is computed here once, so the app
+and the PDF report derive it the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
+
+
+def factor_labels(formulas: Sequence[str]) -> dict[str, str]:
+    """Short, stable labels (F1, F2, ...) for long formula texts, in the given order."""
+    return {f: f"F{i}" for i, f in enumerate(formulas, start=1)}
+
+
+def equity(daily: pl.DataFrame) -> pl.DataFrame:
+    """date, strategy, benchmark (wealth from 1), drawdown, net, gross from backtest_daily."""
+    net = daily.get_column("net").fill_null(0.0).to_numpy()
+    bench = daily.get_column("benchmark").fill_null(0.0).fill_nan(0.0).to_numpy()
+    return pl.DataFrame({
+        "date": daily.get_column("date"),
+        "strategy": np.cumprod(1.0 + net),
+        "gross": np.cumprod(1.0 + daily.get_column("gross").fill_null(0.0).to_numpy()),
+        "benchmark": np.cumprod(1.0 + bench),
+        "drawdown": drawdown_series(net),
+        "turnover": daily.get_column("turnover"),
+        "net": daily.get_column("net"),
+    })
+
+
+def rolling_sharpe(daily: pl.DataFrame, window: int = 63) -> pl.DataFrame:
+    """date, sharpe: annualised Sharpe of the last ``window`` days of net returns (rf 0)."""
+    return daily.select(
+        "date",
+        (pl.col("net").rolling_mean(window) / pl.col("net").rolling_std(window)
+         * np.sqrt(TRADING_DAYS)).alias("sharpe"),
+    )
+
+
+def weights_grid(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """Wide date x factor-label table of coefficients (0 when inactive) + n_active."""
+    grid = (weights.with_columns(pl.col("factor").replace_strict(labels, default=None)
+                                 .alias("label"))
+            .pivot(on="label", index="date", values="coef", aggregate_function="first")
+            .sort("date"))
+    active = weights.group_by("date").agg(pl.col("active").sum().alias("n_active"))
+    ordered = [v for v in labels.values() if v in grid.columns]
+    return grid.select("date", *ordered).join(active, on="date", how="left").fill_null(0.0)
+
+
+def rolling_ic(daily: pl.DataFrame, window: int = 20) -> pl.DataFrame:
+    """date, ic, rank_ic and their rolling means (NaN days skipped by the mean)."""
+    return daily.select(
+        "date", "ic", "rank_ic",
+        pl.col("rank_ic").fill_nan(None).rolling_mean(window, min_samples=max(2, window // 2))
+        .alias("rank_ic_mean"),
+    )
+
+
+def monthly_grid(monthly: Sequence[dict[str, float]]) -> pl.DataFrame:
+    """year x month (1..12) table of monthly returns from the summary's 'monthly' list."""
+    frame = pl.DataFrame(list(monthly), schema={"year": pl.Int64, "month": pl.Int64,
+                                                 "return": pl.Float64})
+    if frame.height == 0:
+        return pl.DataFrame({"year": []}, schema={"year": pl.Int64})
+    wide = frame.pivot(on="month", index="year", values="return").sort("year")
+    months = [str(m) for m in range(1, 13)]
+    for m in months:
+        if m not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(m))
+    return wide.select("year", *months)

@@ -1,0 +1,51 @@
+"""Combine & backtest page: empty state, building a strategy, backtest results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.data.synthetic import SyntheticConfig
+from engine.store.demo import ensure_demo
+from engine.store.settings import AppSettings, save_settings
+from tests.conftest import REPO
+
+APP = str(REPO / "alphaforge_app" / "app.py")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ALPHAFORGE_HOME", str(tmp_path))
+    save_settings(tmp_path, AppSettings(mode="single"))
+    return tmp_path
+
+
+def _page(at: AppTest) -> AppTest:
+    at.run(timeout=120)
+    at.switch_page("pages/combine.py")
+    at.run(timeout=120)
+    assert not at.exception, at.exception
+    return at
+
+
+def test_empty_project_shows_hint(home: Path) -> None:
+    at = _page(AppTest.from_file(APP))
+    assert any("Open a project with a dataset" in i.value for i in at.info)
+
+
+def test_build_and_backtest(home: Path) -> None:
+    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=40, n_days=400, seed=1))
+    at = _page(AppTest.from_file(APP, default_timeout=120))
+    assert any("No strategy yet" in i.value for i in at.info)
+    at.button(key="FormSubmitter:build-Build strategy").click()
+    at.run(timeout=180)
+    assert not at.exception, at.exception
+    assert any("saved: RankIC" in s.value for s in at.success), [e.value for e in at.error]
+    assert any(m.label == "RankIC" for m in at.metric)
+    assert any("No backtest yet" in i.value for i in at.info)
+    at.button(key="FormSubmitter:backtest-Run backtest").click()
+    at.run(timeout=180)
+    assert not at.exception, at.exception
+    assert any(m.label == "Sharpe" for m in at.metric)
