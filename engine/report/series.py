@@ -76,3 +76,47 @@ def monthly_grid(monthly: Sequence[dict[str, float]]) -> pl.DataFrame:
         if m not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(m))
     return wide.select("year", *months)
+
+
+def factor_table(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """Per factor: label, formula, share of days active, mean |weight| when active, times its
+    sign was flipped (consistently negative factor used with the opposite sign)."""
+    stats = weights.group_by("factor").agg(
+        pl.col("active").mean().alias("active_share"),
+        pl.col("coef").filter(pl.col("active")).abs().mean().alias("mean_abs_weight"),
+        pl.col("flipped").filter(pl.col("active")).sum().alias("days_flipped"),
+    )
+    order = pl.DataFrame({"factor": list(labels), "label": list(labels.values())})
+    return order.join(stats, on="factor", how="left").select(
+        "label", pl.col("factor").alias("formula"), "active_share", "mean_abs_weight",
+        "days_flipped")
+
+
+METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("cumulative_return", "Cumulative return", "pct"),
+    ("annual_return", "Annual return", "pct"),
+    ("annual_volatility", "Annual volatility", "pct"),
+    ("sharpe", "Sharpe", "num"),
+    ("sortino", "Sortino", "num"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("calmar", "Calmar", "num"),
+    ("hit_rate", "Hit rate", "pct"),
+    ("turnover", "Turnover (daily)", "pct"),
+    ("excess_return", "Excess return (annual)", "pct"),
+    ("information_ratio", "Information ratio", "num"),
+    ("tracking_error", "Tracking error", "pct"),
+)
+
+
+def metrics_table(summaries: dict[str, dict[str, object]]) -> pl.DataFrame:
+    """Metric x strategy table of formatted values (name -> backtest summary dict)."""
+
+    def fmt(value: object, kind: str) -> str:
+        if not isinstance(value, int | float) or value != value:  # None or NaN
+            return "—"
+        return f"{value:.2%}" if kind == "pct" else f"{value:.2f}"
+
+    rows: dict[str, list[str]] = {"metric": [label for _, label, _ in METRIC_ROWS]}
+    for name, summary in summaries.items():
+        rows[name] = [fmt(summary.get(key), kind) for key, _, kind in METRIC_ROWS]
+    return pl.DataFrame(rows)

@@ -49,3 +49,37 @@ def test_build_and_backtest(home: Path) -> None:
     at.run(timeout=180)
     assert not at.exception, at.exception
     assert any(m.label == "Sharpe" for m in at.metric)
+
+
+def test_reports_page_states(home: Path) -> None:
+    from engine.backtest.topk import TopKConfig
+    from engine.combine.service import (
+        StrategySpec,
+        backtest_strategy,
+        build_strategy,
+        combine_config,
+    )
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/reports.py")
+    at.run()
+    assert any("No strategy yet" in i.value for i in at.info)
+
+    project, _, _ = ensure_demo(home / "projects" / "demo",
+                                SyntheticConfig(n_tickers=40, n_days=400, seed=1))
+    for method in ("dynamic", "equal"):
+        spec = StrategySpec(name=f"s-{method}", dataset="demo", factor_set="classic",
+                            test=("2016-01-01", None), train=None,
+                            config=combine_config(method))
+        build_strategy(project, spec)
+        backtest_strategy(project, spec.name, TopKConfig(top_k=10, drop_n=2))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/reports.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Mega-Alpha IC" for m in at.metric)
+    assert len(at.dataframe) >= 3  # metrics, factors, comparison
+    labels = {b.label for b in at.get("download_button")}
+    assert {"scores.csv", "backtest_daily.parquet", "equity.html"} <= labels
