@@ -1,0 +1,1 @@
+"""Metrics: factor quality (IC, RankIC, decay, turnover) and portfolio statistics."""
