@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
+# Idle OpenMP threads sleep instead of spinning: much faster on 2 shared cores (bench_expr.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: run test test-all lint bench demo clean help chromium postgres
 

@@ -11,10 +11,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Before torch is imported anywhere: busy-waiting OpenMP threads make every kernel many times
+# slower on a laptop whose cores are shared with the browser (measured in bench_expr.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import logging
-import os
 import sys
 import threading
 import webbrowser
@@ -22,7 +27,7 @@ from collections.abc import Sequence
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-import platformdirs
+import platformdirs  # noqa: E402
 
 from engine.server import APP_SCRIPT, free_port, is_healthy, server_options, wait_healthy
 from engine.store import atomic
