@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.cli import app, data, formulas, sources, strategy
+from engine.cli import app, data, formulas, mining, sources, strategy
 from engine.cli.common import Output
 from engine.errors import AlphaForgeError, DataError
 
@@ -22,7 +22,7 @@ EXIT_USER_ERROR = 2
 
 Command = Callable[[argparse.Namespace], Output]
 #: Command modules, each with ``register(sub, common)``; a new area adds one line here.
-MODULES = (data, sources, formulas, strategy, app)
+MODULES = (data, sources, formulas, mining, strategy, app)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,93 @@
+"""The `mine` command: start (or resume) a mining run and print its zoo."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from engine.cli.common import Output, open_project
+
+
+def _fmt(x: Any) -> str:
+    return "   -   " if x is None or (isinstance(x, float) and not math.isfinite(x)) \
+        else f"{x:>7.4f}"
+
+
+def cmd_mine(args: argparse.Namespace) -> Output:
+    from engine.mining.config import preset
+    from engine.mining.worker import run_mining
+    from engine.mining.zoo import load_factor_set
+
+    project = open_project(args)
+    show = (lambda e: print(_progress_line(e), file=sys.stderr)) if not args.json else None
+    if args.resume:
+        run_id = run_mining(project, resume=args.resume, progress_cb=show)
+    else:
+        overrides: dict[str, Any] = {
+            "generator": args.generator, "fitness": args.fitness, "seed": args.seed,
+            "device": args.device, "train": args.train, "valid": args.valid,
+            "test": args.test,
+        }
+        if args.zoo_size is not None:
+            overrides["zoo_size"] = args.zoo_size
+        if args.epochs is not None:
+            overrides["max_rounds"] = args.epochs
+        if args.time_budget is not None:
+            overrides["time_budget_s"] = args.time_budget
+        if args.max_evaluations is not None:
+            overrides["max_evaluations"] = args.max_evaluations
+        config = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
+        dataset = args.dataset or _only_dataset(project)
+        run_id = run_mining(project, config, dataset=dataset, progress_cb=show)
+    factor_set = load_factor_set(project, run_id)
+    rows = [{"formula": f.formula, "fitness": f.fitness, **{
+        f"{seg}_{k}": v for seg, vals in f.metrics.items() for k, v in vals.items()}}
+        for f in factor_set.factors]
+    lines = [f"run {run_id}: {len(rows)} factor(s) in the zoo (saved as factor set '{run_id}')",
+             f"{'trainIC':>7} {'trRkIC':>7} {'validIC':>7} {'vaRkIC':>7} {'vaICIR':>7}  formula"]
+    for r in rows:
+        lines.append(" ".join(_fmt(r.get(k)) for k in (
+            "train_ic", "train_rank_ic", "valid_ic", "valid_rank_ic", "valid_icir"))
+            + f"  {r['formula']}")
+    return Output({"run_id": run_id, "factor_set": run_id, "zoo": rows,
+                   "source": dict(factor_set.source)}, "\n".join(lines))
+
+
+def _progress_line(event: dict[str, Any]) -> str:
+    eta = event.get("eta_s")
+    return (f"[{event.get('event')}] round {event.get('round')} evaluated "
+            f"{event.get('evaluated')} zoo {event.get('zoo_size')} elapsed "
+            f"{event.get('elapsed_s', 0):.0f}s" + (f" eta {eta:.0f}s" if eta else ""))
+
+
+def _only_dataset(project) -> str:  # type: ignore[no-untyped-def]
+    from engine.errors import ConfigError
+
+    names = project.dataset_names()
+    if len(names) == 1:
+        return names[0]
+    raise ConfigError(f"name the dataset with --dataset (the project holds {len(names)}: "
+                      f"{', '.join(names) or 'none'})")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("mine", parents=[common], help="mine alpha factors (AlphaForge)")
+    p.add_argument("--dataset", help="dataset to mine on (default: the project's only one)")
+    p.add_argument("--generator", choices=["cnn", "lstm", "gru", "transformer", "gp", "random"],
+                   default="cnn", help="generator model, or the GP / random-search baselines")
+    p.add_argument("--fitness", default="ic",
+                   help="evaluation function: ic, rankic, icir or rankicir")
+    p.add_argument("--preset", choices=["laptop", "paper"], default="laptop")
+    p.add_argument("--epochs", type=int, help="rounds of the outer loop (budget)")
+    p.add_argument("--zoo-size", type=int, help="factors to keep")
+    p.add_argument("--time-budget", type=float, help="stop after this many seconds")
+    p.add_argument("--max-evaluations", type=int, help="stop after scoring this many formulas")
+    p.add_argument("--train", metavar="START:END", help="training dates (fitness)")
+    p.add_argument("--valid", metavar="START:END", help="validation dates (reported)")
+    p.add_argument("--test", metavar="START:END", help="test dates (reported)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--resume", metavar="RUN", help="continue a cancelled or killed run")
+    p.set_defaults(func=cmd_mine)

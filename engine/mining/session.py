@@ -1,0 +1,350 @@
+"""What every mining strategy shares: scorer, formula cache, zoo, RNGs, budgets, progress.
+
+A :class:`Session` owns the state of one run that is not specific to how formulas are
+proposed (neural generator, GP, random search): the evaluator and training target, the
+:class:`FormulaBook` of scored formulas, the zoo, the three seeded random generators
+(torch, numpy, python), counters and budgets, the progress callback and the cancel check.
+Its :meth:`state_dict` plus the strategy's is a complete checkpoint: a run restored from it
+continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.data.panel import Panel
+from engine.errors import ConfigError
+from engine.expr.ops import Vocabulary
+from engine.expr.parse import Expr, parse_for, to_text
+from engine.mining import zoo as Z
+from engine.mining.config import MiningConfig
+from engine.mining.fitness import (
+    FormulaBook,
+    FormulaStats,
+    SegmentReporter,
+    TrainScorer,
+    diversity_ok,
+    resolve_split,
+)
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class MiningCancelled(Exception):
+    """Raised inside the loop when the run is asked to stop (cancel file, SIGTERM)."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else Apple MPS, else CPU; explicit names are checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; "
+                          "use --device auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' was requested but Apple MPS is not available; "
+                          "use --device auto or cpu")
+    return torch.device(name)
+
+
+@dataclass
+class Rngs:
+    """The run's random generators, all seeded from the config seed."""
+
+    torch: torch.Generator
+    numpy: np.random.Generator
+    python: random.Random
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Rngs:
+        return cls(torch=torch.Generator().manual_seed(seed),
+                   numpy=np.random.default_rng(seed), python=random.Random(seed))
+
+    def state_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.python.getstate()
+        return {"torch": self.torch.get_state(), "numpy": self.numpy.bit_generator.state,
+                "python": [version, list(internal), gauss]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.torch.set_state(state["torch"])
+        self.numpy.bit_generator.state = state["numpy"]
+        version, internal, gauss = state["python"]
+        self.python.setstate((version, tuple(internal), gauss))
+
+
+@dataclass
+class Counters:
+    rounds: int = 0  # completed rounds
+    evaluated: int = 0  # distinct formulas scored (the evaluation budget counts these)
+    generated: int = 0  # formulas proposed, repeats included
+    elapsed_s: float = 0.0  # run time before this session (resumed runs)
+    warmup_done: bool = False
+    step: int = 0  # progress event counter
+
+
+@dataclass
+class RoundTally:
+    """Formulas proposed in the current phase, for progress events."""
+
+    proposed: int = 0
+    new: int = 0
+    usable: int = 0
+    fitness: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        fit = self.fitness
+        return {
+            "proposed": self.proposed,
+            "share_new": self.new / self.proposed if self.proposed else None,
+            "share_valid": self.usable / self.proposed if self.proposed else None,
+            "best_fitness": max(fit) if fit else None,
+            "median_fitness": statistics.median(fit) if fit else None,
+        }
+
+
+class Session:
+    def __init__(self, panel: Panel, config: MiningConfig, *,
+                 progress: ProgressCallback | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
+        self.config = config
+        self.device = pick_device(config.device)
+        self.vocab = Vocabulary.from_preset(config.operators, features=panel.features)
+        self.split = resolve_split(panel, config)
+        self.scorer = TrainScorer(panel, self.split, config, self.device)
+        self._panel = panel
+        self._reporter: SegmentReporter | None = None
+        self.book = FormulaBook()
+        self.rule = Z.AdmissionRule.from_config(config)
+        self.zoo: list[Z.Member] = []
+        self.reports: dict[str, dict[str, dict[str, float]]] = {}
+        self.rngs = Rngs.from_seed(config.seed)
+        self.counters = Counters()
+        self.tally = RoundTally()
+        self._progress = progress
+        self._should_stop = should_stop
+        self._started = time.monotonic()
+
+    # ------------------------------------------------------------------ time and budgets
+    @property
+    def elapsed_s(self) -> float:
+        return self.counters.elapsed_s + (time.monotonic() - self._started)
+
+    def budget_left(self) -> int | None:
+        """Distinct formulas that may still be scored (None = unlimited)."""
+        cap = self.config.max_evaluations
+        return None if cap is None else max(0, cap - self.counters.evaluated)
+
+    def out_of_budget(self) -> bool:
+        left = self.budget_left()
+        return left is not None and left <= 0
+
+    def time_up(self) -> bool:
+        limit = self.config.time_budget_s
+        return limit is not None and self.elapsed_s >= limit
+
+    def zoo_full(self) -> bool:
+        return len(self.zoo) >= self.rule.capacity
+
+    def finished(self) -> str | None:
+        """Why the loop should stop now (None = go on)."""
+        cfg = self.config
+        if cfg.stop_when_full and self.zoo_full():
+            return "zoo full"
+        if cfg.max_rounds is not None and self.counters.rounds >= cfg.max_rounds:
+            return "round budget"
+        if self.out_of_budget():
+            return "evaluation budget"
+        if self.time_up():
+            return "time budget"
+        return None
+
+    def eta_s(self) -> float | None:
+        cfg, c = self.config, self.counters
+        elapsed = self.elapsed_s
+        etas = []
+        if cfg.time_budget_s is not None:
+            etas.append(max(0.0, cfg.time_budget_s - elapsed))
+        if cfg.max_rounds is not None and c.rounds > 0:
+            etas.append(elapsed / c.rounds * max(0, cfg.max_rounds - c.rounds))
+        if cfg.max_evaluations is not None and c.evaluated > 0:
+            etas.append(elapsed / c.evaluated * max(0, cfg.max_evaluations - c.evaluated))
+        return min(etas) if etas else None
+
+    def check_cancel(self) -> None:
+        if self._should_stop is not None and self._should_stop():
+            raise MiningCancelled("mining was cancelled")
+
+    # ------------------------------------------------------------------ progress
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        """Send one structured progress event to the callback (and return it)."""
+        self.counters.step += 1
+        eta = self.eta_s()
+        payload = {"event": event, "step": self.counters.step, "round": self.counters.rounds,
+                   "evaluated": self.counters.evaluated, "zoo_size": len(self.zoo),
+                   "elapsed_s": round(self.elapsed_s, 3),
+                   "eta_s": None if eta is None else round(eta, 1), **fields}
+        if self._progress is not None:
+            self._progress(payload)
+        return payload
+
+    def take_tally(self) -> dict[str, Any]:
+        out = self.tally.summary()
+        self.tally = RoundTally()
+        return out
+
+    # ------------------------------------------------------------------ formulas
+    def key(self, expr: Expr) -> str:
+        return to_text(expr)
+
+    def parse(self, key: str) -> Expr:
+        return parse_for(key, self.vocab)
+
+    def evaluate(self, exprs: Sequence[Expr], *,
+                 tally: bool = True) -> list[FormulaStats | None]:
+        """Statistics of each formula (None when the evaluation budget ran out first).
+
+        New formulas are scored in batches and counted against the budget; formulas seen
+        before cost nothing (their series are recomputed only if pruned while needed).
+        ``tally``: count the formulas as proposed in this phase (progress shares).
+        """
+        keys = [self.key(e) for e in exprs]
+        if tally:
+            self.counters.generated += len(keys)
+            self.tally.proposed += len(keys)
+        todo: dict[str, Expr] = {}
+        left = self.budget_left()
+        skipped: set[str] = set()
+        for key, expr in zip(keys, exprs, strict=True):
+            if key in todo or key in skipped or not self.book.needs_series(key):
+                continue
+            is_new = key not in self.book
+            if is_new and left is not None:
+                if left <= 0:
+                    skipped.add(key)
+                    continue
+                left -= 1
+            todo[key] = expr
+        seen_before = {k for k in keys if k in self.book}
+        pending = list(todo.items())
+        for start in range(0, len(pending), self.config.eval_batch):
+            self.check_cancel()
+            chunk = pending[start:start + self.config.eval_batch]
+            stats, series = self.scorer.score([e for _, e in chunk])
+            for (key, _), st, row in zip(chunk, stats, series, strict=True):
+                if key not in self.book:
+                    self.counters.evaluated += 1
+                self.book.add(key, st, row)
+        out = [self.book.stats.get(key) for key in keys]
+        if tally:
+            self._count(keys, out, seen_before)
+        return out
+
+    def _count(self, keys: Sequence[str], stats: Sequence[FormulaStats | None],
+               seen_before: set[str]) -> None:
+        """Shares per proposed formula: a repeat is not new; best/median over distinct ones."""
+        counted: set[str] = set()
+        for key, st in zip(keys, stats, strict=True):
+            if st is None:
+                continue
+            self.tally.usable += st.usable
+            if key in counted:
+                continue
+            counted.add(key)
+            self.tally.new += key not in seen_before
+            self.tally.fitness.append(st.score)
+
+    def fitness(self, keys: Sequence[str]) -> torch.Tensor:
+        """``[K]`` float64 fitness against the current zoo: the base score, or 0 when the
+        formula's factor-return series correlates above ``corr_thresh`` with a member's."""
+        base = self.book.scores(keys)
+        need = [i for i, k in enumerate(keys) if base[i] > 0]
+        if need and self.zoo:
+            rows = [keys[i] for i in need]
+            missing = [self.parse(k) for k in rows if k not in self.book.series]
+            if missing:
+                self.evaluate(missing, tally=False)
+            series = self.book.matrix(rows, self.scorer.n_days)
+            zoo = torch.stack([m.series for m in self.zoo])
+            ok = diversity_ok(series, zoo, self.rule.corr_thresh)
+            idx = torch.tensor(need)
+            base[idx] = torch.where(ok, base[idx], 0.0)
+        return base
+
+    # ------------------------------------------------------------------ zoo
+    def admit(self, keys: Sequence[str], round_index: int) -> dict[str, Any]:
+        """Admission pass over candidate formulas (§4.4 step 4), then the periodic re-filter
+        (step 5). Returns what changed, for the progress event."""
+        cands = []
+        for key in dict.fromkeys(keys):
+            st = self.book.stats.get(key)
+            if st is None or not self.rule.qualifies(st):
+                continue
+            if key not in self.book.series:
+                self.evaluate([self.parse(key)], tally=False)
+            cands.append(Z.Member(key, st, self.book.series[key], round_index))
+        self.zoo, admitted, evicted = Z.admit(self.zoo, cands, self.rule)
+        refiltered: list[str] = []
+        cfg = self.config
+        if round_index % cfg.refilter_every == cfg.refilter_phase:
+            kept = Z.refilter(self.zoo, self.rule)
+            refiltered = [m.formula for m in self.zoo if m not in kept]
+            self.zoo = kept
+        return {"admitted": admitted, "evicted": evicted, "refiltered_out": refiltered}
+
+    def zoo_reports(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Train / valid / test metrics of every zoo member (computed once per formula)."""
+        todo = [m.formula for m in self.zoo if m.formula not in self.reports]
+        if todo:
+            if self._reporter is None:
+                self._reporter = SegmentReporter(self._panel, self.split, self.config,
+                                                 self.device)
+            for key, rep in zip(todo, self._reporter.report([self.parse(k) for k in todo]),
+                                strict=True):
+                self.reports[key] = rep
+        return {m.formula: self.reports[m.formula] for m in self.zoo}
+
+    def prune(self, live: set[str]) -> None:
+        self.book.prune(live | {m.formula for m in self.zoo})
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        zoo = self.zoo
+        return {
+            "counters": {**asdict(self.counters), "elapsed_s": self.elapsed_s},
+            "rngs": self.rngs.state_dict(),
+            "book": self.book.state_dict(),
+            "zoo": {
+                "formulas": [m.formula for m in zoo],
+                "rounds": [m.round for m in zoo],
+                "stats": [list(asdict(m.stats).values()) for m in zoo],
+                "series": torch.stack([m.series for m in zoo]) if zoo else None,
+            },
+            "reports": self.reports,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.counters = Counters(**state["counters"])
+        self._started = time.monotonic()
+        self.rngs.load_state_dict(state["rngs"])
+        self.book.load_state_dict(state["book"])
+        z = state["zoo"]
+        self.zoo = [
+            Z.Member(f, FormulaStats(*(float(v) for v in s[:5]), bool(s[5])),
+                     z["series"][i].clone(), int(r))
+            for i, (f, r, s) in enumerate(zip(z["formulas"], z["rounds"], z["stats"],
+                                              strict=True))
+        ]
+        self.reports = {k: {seg: dict(v) for seg, v in rep.items()}
+                        for k, rep in state["reports"].items()}
