@@ -165,3 +165,22 @@ def ic_chart(ic: pl.DataFrame, *, title: str = "Mega-Alpha daily RankIC") -> go.
                              line={"color": PALETTE[0], "width": 2}))
     fig.update_layout(title=title, hovermode="x unified", **_LAYOUT)
     return fig
+
+
+def mining_progress_chart(progress: pl.DataFrame, *, title: str = "Mining progress"
+                          ) -> go.Figure:
+    """Best and median fitness per round with the zoo size (from
+    :func:`engine.report.series.progress_frame`)."""
+    fig = go.Figure()
+    rounds = progress["round"].to_list()
+    fig.add_trace(go.Scatter(x=rounds, y=progress["best_fitness"].to_list(), name="best fitness",
+                             mode="lines+markers", line={"color": PALETTE[0]}))
+    fig.add_trace(go.Scatter(x=rounds, y=progress["median_fitness"].to_list(),
+                             name="median fitness", mode="lines+markers",
+                             line={"color": PALETTE[2], "dash": "dot"}))
+    fig.add_trace(go.Bar(x=rounds, y=progress["zoo_size"].to_list(), name="zoo size",
+                         yaxis="y2", marker_color="rgba(228,87,46,0.35)"))
+    fig.update_layout(title=title, xaxis_title="round", yaxis_title="fitness",
+                      yaxis2={"overlaying": "y", "side": "right", "title": "zoo size",
+                              "showgrid": False, "rangemode": "tozero"}, **_LAYOUT)
+    return fig

@@ -120,3 +120,28 @@ def metrics_table(summaries: dict[str, dict[str, object]]) -> pl.DataFrame:
     for name, summary in summaries.items():
         rows[name] = [fmt(summary.get(key), kind) for key, _, kind in METRIC_ROWS]
     return pl.DataFrame(rows)
+
+
+def progress_frame(events: Sequence[dict[str, object]]) -> pl.DataFrame:
+    """One row per finished mining round (round, evaluated, zoo_size, best and median
+    fitness, shares of valid and new formulas) from a run's progress events."""
+    rows = [{k: e.get(k) for k in ("round", "evaluated", "zoo_size", "best_fitness",
+                                   "median_fitness", "share_valid", "share_new", "elapsed_s")}
+            for e in events if e.get("event") in ("warmup", "round")]
+    schema = {"round": pl.Int64, "evaluated": pl.Int64, "zoo_size": pl.Int64,
+              "best_fitness": pl.Float64, "median_fitness": pl.Float64,
+              "share_valid": pl.Float64, "share_new": pl.Float64, "elapsed_s": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def run_fraction(events: Sequence[dict[str, object]]) -> float:
+    """Share of a run done, from its latest event's elapsed time and ETA (0 when unknown)."""
+    if not events:
+        return 0.0
+    last = events[-1]
+    if last.get("event") == "done":
+        return 1.0
+    elapsed, eta = last.get("elapsed_s"), last.get("eta_s")
+    if not isinstance(elapsed, int | float) or not isinstance(eta, int | float):
+        return 0.0
+    return float(min(1.0, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
