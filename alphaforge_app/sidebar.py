@@ -62,4 +62,17 @@ def account_box() -> None:
     if user is None:
         return
     st.sidebar.markdown(f"Signed in as **{user.username}**")
+    with st.sidebar.expander("Change password"), st.form("change_password",
+                                                         clear_on_submit=True):
+        old = st.text_input("Current password", type="password")
+        new = st.text_input("New password (8+ characters)", type="password")
+        if st.form_submit_button("Change password"):
+            from alphaforge_app.auth import accounts
+            from engine.store.accounts import AuthError
+
+            try:
+                accounts().change_password(user.username, old, new)
+                st.success("Password changed.")
+            except AuthError as exc:
+                st.error(str(exc))
     st.sidebar.button("Log out", on_click=state.set_user, args=(None,))

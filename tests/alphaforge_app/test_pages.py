@@ -74,3 +74,4 @@ def test_data_page_with_demo_project(home: Path) -> None:
     assert at.title[0].value == "Data"
     assert any(m.label == "Tickers" and m.value == "20" for m in at.metric)
     assert at.dataframe, "preview table shown"
+

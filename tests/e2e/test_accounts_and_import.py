@@ -137,3 +137,24 @@ def test_bad_upload_shows_error_and_saves_nothing(server_factory, browser,  # ty
     _shot(page, "06_bad_upload_error")
     datasets = Path(server.home) / "projects" / "demo" / "datasets"
     assert sorted(p.name for p in datasets.iterdir()) == ["demo"]
+
+
+def test_change_password_in_sidebar(server_factory, browser) -> None:  # type: ignore[no-untyped-def]
+    from engine.store.accounts import AccountStore
+
+    server = server_factory(ACCOUNTS)
+    accounts = AccountStore(Path(server.home) / "accounts.db")
+    accounts.sign_up("minsu", "old password")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT)
+    page.goto(server.url)
+    page.get_by_label("User name", exact=True).nth(0).fill("minsu")
+    page.get_by_label("Password", exact=True).nth(0).fill("old password")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Signed in as").wait_for()
+    page.get_by_text("Change password").first.click()
+    page.get_by_label("Current password").fill("old password")
+    page.get_by_label("New password (8+ characters)").fill("new password")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Password changed.").wait_for()
+    accounts.login("minsu", "new password")
