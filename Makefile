@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(PY) -m engine.cli demo --if-missing
 
 run: demo
-	$(PY) -m engine.cli app
+	$(PY) launcher.py
 
 # Browser tests drive Debian's chromium; install it when missing and we may (root + apt).
 chromium:

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 
 from engine.cli.common import Output, project_path
+
+
+def _open_when_ready(port: int) -> None:
+    import webbrowser
+
+    from engine.server import wait_healthy
+
+    if wait_healthy(port):
+        webbrowser.open(f"http://127.0.0.1:{port}")
 
 
 def cmd_app(args: argparse.Namespace) -> Output:
@@ -25,9 +35,13 @@ def cmd_app(args: argparse.Namespace) -> Output:
 
         ensure_demo(project_path(args))
 
+    # Always headless: a non-headless Streamlit asks for an e-mail on first start (and fails
+    # without a terminal); the browser is opened here once the server answers.
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
-           *command_line_flags(args.port, headless=args.no_browser)]
+           *command_line_flags(args.port, headless=True)]
     print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
+    if not args.no_browser:
+        threading.Thread(target=_open_when_ready, args=(args.port,), daemon=True).start()
     code = subprocess.call(cmd, cwd=APP_SCRIPT.parents[1])
     return Output({"exit_code": code}, f"server stopped (exit code {code})")
 
