@@ -9,6 +9,11 @@ Formulas mined together share sub-trees (``ts_std($close, 20)`` appears in hundr
 so every featured sub-tree's result is kept in a byte-bounded LRU cache keyed by its canonical
 text (as Qlib's expression cache). The cache belongs to one panel on one device; it is not
 thread-safe — use one evaluator per worker.
+
+Besides the LRU, each evaluator keeps every feature it has read as a contiguous ``[T, N]``
+tensor with ±inf already mapped to NaN (read out of the strided ``[T, N, F]`` panel once, not
+on every cache miss), and the universe as an additive NaN mask for the cross-sectional
+operators. Both are at most F + 1 panel-sized tensors, never handed out.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from engine.expr.parse import Call, Constant, Expr, Feature, Node, Window, parse
 
 #: Default cache budget: about 200 panel-sized tensors of 500 stocks x 2,500 days.
 DEFAULT_CACHE_BYTES = 1 << 30
+
+_NAN = float("nan")
 
 
 @dataclass(frozen=True)
@@ -57,15 +64,19 @@ class _LRU:
         self.items.move_to_end(key)
         return found
 
-    def put(self, key: str, value: torch.Tensor) -> None:
+    def put(self, key: str, value: torch.Tensor) -> bool:
+        """Store ``value``; False when it is too large to keep (nothing else changes)."""
         size = value.element_size() * value.nelement()
-        if size > self.max_bytes or key in self.items:
-            return
+        if size > self.max_bytes:
+            return False
+        if key in self.items:
+            return True
         while self.bytes + size > self.max_bytes:
             _, old = self.items.popitem(last=False)
             self.bytes -= old.element_size() * old.nelement()
         self.items[key] = value
         self.bytes += size
+        return True
 
     def clear(self) -> None:
         self.items.clear()
@@ -86,13 +97,16 @@ class Evaluator:
         self.panel = panel
         self.device = panel.device
         self._cache = _LRU(cache_bytes)
+        self._features: dict[str, torch.Tensor] = {}  # name -> clean contiguous [T, N]
+        self._outside: torch.Tensor | None = None  # [T, N] float: 0 in universe, NaN outside
 
     # ------------------------------------------------------------------ public
 
     def evaluate(self, expr: Expr | str) -> torch.Tensor:
         """``[T, N]`` float32 factor values of one formula (text or tree)."""
         tree = self._check(expr)
-        return self._eval(tree).clone()
+        value, shared = self._eval_shared(tree)
+        return value.clone() if shared else value
 
     def evaluate_many(self, exprs: Sequence[Expr | str]) -> torch.Tensor:
         """``[K, T, N]`` float32 values of K formulas (shared sub-trees computed once)."""
@@ -121,28 +135,49 @@ class Evaluator:
         return validate(expr, features=self.panel.features)
 
     def _eval(self, node: Node) -> torch.Tensor:
+        return self._eval_shared(node)[0]
+
+    def _eval_shared(self, node: Node) -> tuple[torch.Tensor, bool]:
+        """The node's value and whether it is shared (cached or a feature: never modify it)."""
         if isinstance(node, Constant):
-            return torch.tensor(node.value, dtype=torch.float32, device=self.device)
+            return torch.tensor(node.value, dtype=torch.float32, device=self.device), False
         if isinstance(node, Window):
             raise FormulaError(f"a window ({node.value}) cannot be evaluated on its own")
         key = to_text(node)
         cached = self._cache.get(key)
         if cached is not None:
-            return cached
+            return cached, True
         if isinstance(node, Feature):
-            raw = self.panel.feature(node.name).contiguous()
-            value = torch.where(torch.isfinite(raw), raw, torch.full_like(raw, float("nan")))
+            value, shared = self._feature(node.name), True
         else:
             value = self._call(node)
-        self._cache.put(key, value)
+            shared = False
+        return value, self._cache.put(key, value) or shared
+
+    def _feature(self, name: str) -> torch.Tensor:
+        """``[T, N]`` contiguous feature with ±inf as NaN, read out of the panel once."""
+        value = self._features.get(name)
+        if value is None:
+            raw = self.panel.feature(name)  # strided view of [T, N, F]
+            # nan_to_num writes a dense copy in one pass (no isfinite mask).
+            value = torch.nan_to_num(raw, nan=_NAN, posinf=_NAN, neginf=_NAN).contiguous()
+            self._features[name] = value
         return value
+
+    def _universe_mask(self) -> torch.Tensor:
+        """``[T, N]`` float32: 0 inside the day's universe, NaN outside (x + mask masks x)."""
+        if self._outside is None:
+            inside = self.panel.universe.to(device=self.device, dtype=torch.bool)
+            self._outside = torch.zeros(inside.shape, dtype=torch.float32,
+                                        device=self.device).masked_fill_(~inside, _NAN)
+        return self._outside
 
     def _call(self, node: Call) -> torch.Tensor:
         op = node.operator
         series = [self._eval(a) for a in node.args[: op.n_series]]
         if op.kind == "cs":
-            x = series[0]
-            return op.apply(torch.where(self.panel.universe, x, torch.full_like(x, float("nan"))))
+            # x + 0 is x (−0.0 becomes +0.0, which ranks and z-scores the same); x + NaN is NaN.
+            return op.apply(series[0] + self._universe_mask())
         if op.takes_window:
             window = node.args[-1]
             assert isinstance(window, Window)
