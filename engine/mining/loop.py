@@ -341,7 +341,7 @@ class NeuralMiner:
                         since += 1
                         if since >= cfg.g_patience:
                             break
-                    if session.out_of_budget() or session.time_up():
+                    if session.out_of_budget() or session.time_spent():
                         break  # the round still generates and admits what it found
                     self.g_opt.zero_grad()
                     loss.backward()

@@ -151,6 +151,13 @@ class Session:
         return left is not None and left <= 0
 
     def time_up(self) -> bool:
+        """The time budget is spent. It never ends a run before its first round: a run that
+        stopped after the warm-up would have trained nothing and admitted nothing."""
+        limit = self.config.time_budget_s
+        return limit is not None and self.counters.rounds >= 1 and self.elapsed_s >= limit
+
+    def time_spent(self) -> bool:
+        """Elapsed time is past the budget (inside a round: cut the generator training)."""
         limit = self.config.time_budget_s
         return limit is not None and self.elapsed_s >= limit
 

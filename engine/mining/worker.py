@@ -263,6 +263,7 @@ def spawn(project: Project, run_id: str, *, resume: bool = False,
     repo = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH")) if p)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see the Makefile: no busy-waiting threads
     with open(folder / LOG_FILE, "ab") as log:
         return subprocess.Popen(
             list(command) if command is not None else worker_command(project, run_id,

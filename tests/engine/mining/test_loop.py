@@ -73,6 +73,11 @@ def test_a_full_zoo_stops_the_run(small_panel: Panel) -> None:
     assert len(result.zoo) == 2 and result.stop_reason == "zoo full"
 
 
+def test_a_time_budget_still_runs_one_round(small_panel: Panel) -> None:
+    result = mine(small_panel, tiny(time_budget_s=1e-3, max_rounds=5, zoo_size=100))
+    assert result.rounds == 1 and result.stop_reason == "time budget"
+
+
 def test_cancel_raises_between_batches(small_panel: Panel) -> None:
     calls = {"n": 0}
 
