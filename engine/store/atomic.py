@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from engine.errors import StoreError
 
 TMP_PREFIX = ".tmp-"
+T = TypeVar("T")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -68,6 +71,29 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_parquet(path: Path, frame: pl.DataFrame) -> None:
     write_with(path, lambda tmp: frame.write_parquet(tmp, compression="zstd"))
+
+
+def write_dir(final: Path, writer: Callable[[Path], T]) -> T:
+    """Fill a hidden temporary folder with ``writer(tmp)``, then move it to ``final``
+    (replacing an existing folder by a rename swap). A crash leaves the old folder or none,
+    never half a new one; returns what ``writer`` returned."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        result = writer(tmp)
+        if final.exists():
+            old = final.parent / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+    return result
 
 
 def read_json(path: Path) -> Any:

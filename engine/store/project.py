@@ -216,9 +216,8 @@ class Project:
         if final.exists() and not overwrite:
             raise StoreError(f"dataset '{final.name}' already exists in project "
                              f"'{self.info.name}'; choose another name or overwrite it")
-        tmp = final.parent / f"{atomic.TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
+
+        def write(tmp: Path) -> DatasetMeta:
             frame = dataset.frame
             atomic.write_parquet(tmp / "panel.parquet", frame)
             dates = frame.get_column("date")
@@ -232,16 +231,9 @@ class Project:
                 report=dataset.report.to_dict(),
             )
             atomic.write_json(tmp / "meta.json", meta.to_dict())
-            if final.exists():
-                old = final.parent / f"{atomic.TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
-                os.replace(final, old)
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            return meta
+
+        meta = atomic.write_dir(final, write)
         return meta
 
     def dataset_meta(self, name: str) -> DatasetMeta:

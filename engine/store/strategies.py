@@ -13,9 +13,6 @@ A strategy folder is written into a temporary folder and renamed into place, lik
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,24 +67,14 @@ def save_strategy(project: Project, name: str, info: Mapping[str, Any],
     if final.exists() and not overwrite:
         raise StoreError(f"strategy '{final.name}' already exists; choose another --name "
                          "or overwrite it")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f"{atomic.TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+
+    def write(tmp: Path) -> None:
         for stem, frame in tables.items():
             atomic.write_parquet(tmp / f"{stem}.parquet", frame)
         atomic.write_json(tmp / "strategy.json", {"name": final.name, "created": utc_now(),
                                                   "schema_version": SCHEMA_VERSION, **info})
-        if final.exists():
-            old = final.parent / f"{atomic.TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic.write_dir(final, write)
     return final
 
 
