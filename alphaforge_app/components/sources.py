@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from alphaforge_app.components.imports import column_mapping, show_report
 from engine.data import sources
-from engine.data.quality import suggestion
-from engine.data.schema import REQUIRED, canonical_name
 from engine.data.sources import CONNECTORS, SourceRequest, credentials
 from engine.data.validate import ValidationReport
 from engine.errors import AlphaForgeError, DataError
@@ -61,34 +60,6 @@ def _request(kind: str) -> SourceRequest | None:
                          timeout=timeout, max_bytes=max_mb << 20)
 
 
-def _mapping(kind: str, columns: list[str]) -> dict[str, str]:
-    """Selectboxes for required columns the aliases did not recognise."""
-    mapping: dict[str, str] = {}
-    unknown = [c for c in REQUIRED if c not in {canonical_name(h) for h in columns}]
-    if columns and unknown:
-        st.caption("Some required columns were not recognised; pick them:")
-        for canon in unknown:
-            choice = st.selectbox(canon, ["—", *columns], key=f"{_KEY}map_{kind}_{canon}")
-            if choice != "—":
-                mapping[choice] = canon
-    return mapping
-
-
-def show_report(report: ValidationReport) -> None:
-    """Errors, warnings (with tickers and a suggestion) and notes of an import."""
-    for issue in report.errors:
-        st.error(issue.message)
-    for issue in report.warnings:
-        st.warning(issue.message)
-        tip = suggestion(issue.code)
-        if tip and tip not in issue.message:
-            st.caption(f"Suggestion: {tip}")
-        if issue.tickers:
-            st.caption("Tickers: " + ", ".join(issue.tickers[:30]))
-    for issue in report.notes:
-        st.caption(issue.message)
-
-
 def connect_source(project: Project) -> None:
     """Render the "Connect a source" expander for ``project``."""
     with st.expander("Connect a source (database, HTTP endpoint, Qlib folder)"):
@@ -120,7 +91,7 @@ def connect_source(project: Project) -> None:
         head = st.session_state.get(f"{_KEY}head_{kind}")
         if head is not None:
             st.dataframe(head, use_container_width=True, hide_index=True)
-        mapping = _mapping(kind, list(head.columns) if head is not None else [])
+        mapping = column_mapping(list(head.columns) if head is not None else [], f"{_KEY}{kind}")
         name = st.text_input("Dataset name", sources.default_name(request),
                              key=f"{_KEY}name_{kind}")
         if st.button("Import", type="primary", key=f"{_KEY}import"):

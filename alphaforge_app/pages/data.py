@@ -9,8 +9,8 @@ import polars as pl
 import streamlit as st
 
 from alphaforge_app import state
+from alphaforge_app.components.imports import column_mapping, show_report
 from alphaforge_app.components.sources import connect_source
-from engine.data.schema import REQUIRED, canonical_name
 from engine.data.stats import describe
 from engine.data.validate import load
 from engine.errors import AlphaForgeError, DataError
@@ -32,19 +32,6 @@ def _frame(root: str, name: str, content_hash: str) -> pl.DataFrame:
     return Project.open(root).load_frame(name)
 
 
-def _report(report) -> None:  # type: ignore[no-untyped-def]
-    for issue in report.errors:
-        st.error(issue.message)
-    if report.warnings:
-        with st.expander(f"{len(report.warnings)} warning(s) — the data was imported", True):
-            for issue in report.warnings:
-                st.warning(issue.message)
-                if issue.tickers:
-                    st.caption("Tickers: " + ", ".join(issue.tickers[:30]))
-    for issue in report.notes:
-        st.caption(issue.message)
-
-
 with st.expander("Import a file", expanded=not project.dataset_names()):
     uploads = st.file_uploader("CSV, CSV.GZ or Parquet files (one row per date and ticker)",
                                type=["csv", "gz", "tsv", "txt", "parquet", "pq"],
@@ -54,7 +41,6 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
     for upload in uploads or []:
         st.markdown(f"**{upload.name}**")
         name = st.text_input("Dataset name", slugify(upload.name), key=f"name_{upload.name}")
-        mapping: dict[str, str] = {}
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / upload.name
             path.write_bytes(upload.getvalue())
@@ -63,13 +49,7 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
                     not upload.name.lower().endswith((".parquet", ".pq", ".gz"))) else []
             except pl.exceptions.PolarsError:
                 header = []
-            unknown = [c for c in REQUIRED if c not in {canonical_name(h) for h in header}]
-            if header and unknown:
-                st.caption("Some required columns were not recognised; pick them:")
-                for canon in unknown:
-                    choice = st.selectbox(canon, ["—", *header], key=f"map_{upload.name}_{canon}")
-                    if choice != "—":
-                        mapping[choice] = canon
+            mapping = column_mapping(header, f"upload_{upload.name}")
             if st.button("Import", key=f"import_{upload.name}", type="primary"):
                 report, failure = None, None
                 with st.status(f"Importing {upload.name}...", expanded=True) as status:
@@ -87,7 +67,7 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
                         failure = str(exc)
                         status.update(label="Import failed — nothing was saved", state="error")
                 if report is not None:
-                    _report(report)
+                    show_report(report)
                 elif failure:
                     st.error(failure)
 
@@ -127,7 +107,7 @@ with prices:
     if chosen:
         st.plotly_chart(price_chart(frame, chosen), use_container_width=True)
 with report:
-    _report(meta.validation)
+    show_report(meta.validation)
     if not meta.validation.warnings:
         st.success("No warnings.")
 with manage:
