@@ -41,6 +41,11 @@ def cmd_mine(args: argparse.Namespace) -> Output:
         config = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
         dataset = args.dataset or _only_dataset(project)
         run_id = run_mining(project, config, dataset=dataset, progress_cb=show)
+    record = project.run_record(run_id)
+    if record.status != "done":
+        return Output({"run_id": run_id, "status": record.status, "zoo": []},
+                      f"run {run_id} stopped ({record.status}); its last checkpoint is kept: "
+                      f"continue with `alphaforge mine --resume {run_id}`")
     factor_set = load_factor_set(project, run_id)
     rows = [{"formula": f.formula, "fitness": f.fitness, **{
         f"{seg}_{k}": v for seg, vals in f.metrics.items() for k, v in vals.items()}}
