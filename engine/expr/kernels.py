@@ -50,10 +50,12 @@ CORR_EPS = 1e-6
 #: Elements (rows x stocks x live wires) a median chunk may hold at once (~64 MB of float32).
 _MEDIAN_CHUNK = 1 << 24
 #: A window whose anchored shift term exceeds this multiple of its centred sum is recomputed
-#: exactly: the anchored result's relative error is about ε·w·(this ratio) <= 1e-8.
-_ANCHOR_AMP = 1e6
+#: exactly: the anchored result's relative error is about ε·w·(this ratio) <= 1e-9.
+_ANCHOR_AMP = 1e5
 #: Cells per block of a blocked window loop (its float64 operands then stay in cache).
 _LOOP_CELLS = 1 << 17
+#: Cells per operation of blocked loops when torch runs several threads (see _work_rows).
+_THREADED_CELLS = 1 << 21
 #: Windows up to this many days take the exact moment loop directly (it is as cheap there).
 _EXACT_MAX_W = 4
 
@@ -191,18 +193,10 @@ def mul(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def power(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """IEEE ``x ** y`` (negative base with fractional exponent -> NaN, overflow -> inf).
 
-    Constant exponents 1, 2 and −1 take exact shortcuts (a copy, ``x·x``, ``1/x``): correctly
-    rounded, hence equal to the float64 result rounded to float32, where the general ``pow``
-    may be 1 ulp off; and 20-50x faster.
+    Always ``torch.pow``: shortcuts such as ``x·x`` for ``y = 2`` are correctly rounded where
+    ``pow`` may be 1 ulp off, and formulas that z-score such near-constant values amplify the
+    difference, so they would change results.
     """
-    if y.dim() == 0 and x.dim() > 0 and x.dtype == y.dtype:
-        e = float(y)
-        if e == 1.0:
-            return x.clone()
-        if e == 2.0:
-            return x * x
-        if e == -1.0:
-            return torch.reciprocal(x)
     return torch.pow(x, y)
 
 
@@ -276,7 +270,7 @@ def _blocks(x: torch.Tensor, w: int) -> Iterator[tuple[int, int, torch.Tensor]]:
     in float64, converted block by block into one reused buffer (valid until the next
     block), so no panel-sized float64 copy is ever made."""
     rows = x.shape[0] - w + 1
-    block = min(rows, _chunk_rows(int(np.prod(x.shape[1:], dtype=np.int64))))
+    block = min(rows, _work_rows(int(np.prod(x.shape[1:], dtype=np.int64))))
     buffer = torch.empty((block + w - 1, *x.shape[1:]), dtype=_F64, device=x.device)
     for r0 in range(0, rows, block):
         r1 = min(rows, r0 + block)
@@ -307,9 +301,22 @@ def ts_mean(x: torch.Tensor, w: int) -> torch.Tensor:
 
 
 def _chunk_rows(n: int) -> int:
-    """Rows per block of a blocked window loop: ~64k cells, so that its float64 operands
-    (deviations, products, sums) stay in the core's cache between passes."""
+    """Rows per block of a blocked window loop: ~128k cells, so that its float64 operands
+    (deviations, products, sums) stay in the core's cache between passes. Fixed by the data
+    shape alone: the moment anchors are per block, and results must not depend on threads."""
     return max(8, _LOOP_CELLS // max(1, n))
+
+
+def _work_rows(n: int) -> int:
+    """Rows per operation of a blocked loop whose results do not depend on the blocking.
+
+    One thread: cache-sized blocks (:func:`_chunk_rows`). Several threads: much larger ones,
+    since every op is a parallel region whose hand-off (waking sleeping OpenMP threads) costs
+    more than the cache misses it would save.
+    """
+    if torch.get_num_threads() <= 1:
+        return _chunk_rows(n)
+    return max(8, _THREADED_CELLS // max(1, n))
 
 
 def _exact_moments(
@@ -357,19 +364,21 @@ def _exact_pair_moments(
     return sxy, sxx, syy
 
 
-def _anchor(x64: torch.Tensor, r0: int, r1: int, w: int) -> torch.Tensor:
-    """``[N]`` anchor of windows ``r0 … r1 − 1``: the NaN-ignoring mean of window ``r0``, or,
-    where that window is all NaN, the first finite value from day ``r0`` on (0 if none).
+def _segment_anchors(days: torch.Tensor, w: int) -> torch.Tensor:
+    """``[S, N]`` anchors of ``S`` segments of windows, from ``days`` ``[S, seg + w − 1, N]``
+    (each segment's days): the NaN-ignoring mean of the segment's first window, or, where that
+    window is all NaN, the segment's first finite value (0 if none).
 
     Only a complete window has a result, and every value used here comes from a day at or
-    before the last day of each complete window of the block: nothing looks ahead.
+    before the last day of each complete window of the segment: nothing looks ahead.
     """
-    anchor = torch.nanmean(x64[r0: r0 + w], dim=0)
-    empty = torch.isnan(anchor)
-    if bool(empty.any()):
-        rows = x64[r0: r1 + w - 1, empty]
-        first = torch.isfinite(rows).to(torch.uint8).argmax(dim=0, keepdim=True)
-        anchor[empty] = rows.gather(0, first)[0]
+    anchor = torch.nanmean(days[:, :w], dim=1)
+    empty = torch.nonzero(torch.isnan(anchor))
+    if len(empty):
+        s_idx, n_idx = empty[:, 0], empty[:, 1]
+        series = days[s_idx, :, n_idx]  # [m, seg + w − 1]: the empty ones' days
+        first = torch.isfinite(series).to(torch.uint8).argmax(dim=1, keepdim=True)
+        anchor[s_idx, n_idx] = series.gather(1, first)[:, 0]
     return anchor.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -382,15 +391,16 @@ def _block_moments(
     ``[Σ(x − mx)(y − my), Σ(x − mx)², Σ(y − my)²]`` for two. The tensors are scratch
     buffers, overwritten by the next block.
 
-    Each block shifts every series by an anchor ``a`` (:func:`_anchor`) and gets ``Σd`` and
+    Each block shifts every series by an anchor ``a`` (:func:`_segment_anchors`) and gets ``Σd`` and
     ``Σd·e`` (``d = x − a``) from strided window reductions — a few Python calls per block
     instead of a loop over lags — then ``Σ(x − mx)(y − my) = Σde − Σd·Σe / w``. Its rounding
     error is about ``ε·w·|mx − a|·|my − b|``, negligible next to the result unless a series is
-    nearly flat in the window or far from its anchor. Those windows' columns (shift term
-    ``(Σd)²/w`` above ``_ANCHOR_AMP`` times the centred ``Σ(x − m)²``, which includes every
-    flat window off its anchor) are recomputed with the exact two-pass lag loop, so every
-    result is within float64 rounding of the two-pass one. Windows of a few days take the
-    exact loop directly.
+    nearly flat in the window or far from its anchor, or the cross term itself cancels. Those
+    windows (shift term ``(Σd)²/w`` above ``_ANCHOR_AMP`` times the centred ``Σ(x − m)²``,
+    which includes every flat window off its anchor, or ``|Σd·Σe/w|`` above ``_ANCHOR_AMP``
+    times the centred cross term) are recomputed with the exact two-pass lag loop (flat ones
+    set to their exact 0), so every result is within ~1e-9 relative of the two-pass one.
+    Windows of a few days take the exact loop directly.
     """
     t, n = xs[0].shape
     k = len(xs)
@@ -403,35 +413,48 @@ def _block_moments(
             yield r0, r1, list(_exact_moments(x64s, w, r0, r1))
         return
     pairs = [(0, 0)] if k == 1 else [(0, 1), (0, 0), (1, 1)]
+    kinds = k + len(pairs)
+    seg = block  # windows per anchor: fixed by the data shape (see _chunk_rows)
+    per_op = max(1, _work_rows(n) // seg)  # segments batched into one op (threads only)
     new = functools.partial(torch.empty, dtype=_F64, device=xs[0].device)
-    inputs = new((k, block + w - 1, n))  # the block's days in float64
-    terms = new((k + len(pairs), block + w - 1, n))  # d = x − a per series, then products
-    sums = new((k + len(pairs), block, n))  # their window sums: one strided reduction
-    tmp = new((block, n))
-    for r0 in range(0, rows, block):
-        r1 = min(rows, r0 + block)
-        nb, span = r1 - r0, r1 - r0 + w - 1
+    inputs = new((k, per_op * seg + w - 1, n))  # the chunk's days in float64
+    terms = new((kinds, per_op, seg + w - 1, n))  # d = x − a per series, then products
+    sums = new((kinds, per_op, seg, n))  # their window sums: one strided reduction
+    tmp = new((per_op * seg, n))
+    for r0 in range(0, rows, per_op * seg):
+        r1 = min(rows, r0 + per_op * seg)
+        nb = r1 - r0
+        nseg = -(-nb // seg)
+        span, have = nseg * seg + w - 1, min(t, r0 + nseg * seg + w - 1) - r0
         x64s = [inputs[i, :span] for i in range(k)]
         for i, x in enumerate(xs):
-            x64s[i].copy_(x[r0: r1 + w - 1])
-            torch.sub(x64s[i], _anchor(x64s[i], 0, nb, w), out=terms[i, :span])
+            x64s[i][:have].copy_(x[r0: r0 + have])
+            x64s[i][have:].fill_(_NAN)  # past the last day: windows dropped below
+            # [nseg, seg + w − 1, N] overlapping views, one per anchor segment
+            days = x64s[i].unfold(0, seg + w - 1, seg).permute(0, 2, 1)
+            torch.sub(days, _segment_anchors(days, w)[:, None, :], out=terms[i, :nseg])
         for p, (i, j) in enumerate(pairs):
-            torch.mul(terms[i, :span], terms[j, :span], out=terms[k + p, :span])
-        torch.sum(terms[:, :span].unfold(1, w, 1), dim=-1, out=sums[:, :nb])
-        shifts = [sums[i, :nb] for i in range(k)]
-        centred = [sums[k + p, :nb] for p in range(len(pairs))]
+            torch.mul(terms[i, :nseg], terms[j, :nseg], out=terms[k + p, :nseg])
+        torch.sum(terms[:, :nseg].unfold(2, w, 1), dim=-1, out=sums[:, :nseg])
+        flat_sums = sums.view(kinds, per_op * seg, n)
+        shifts = [flat_sums[i, :nb] for i in range(k)]
+        centred = [flat_sums[k + p, :nb] for p in range(len(pairs))]
         tm = tmp[:nb]
-        if k == 2:
-            torch.mul(shifts[0], shifts[1], out=tm)
-            centred[0].sub_(tm.div_(w))  # cross term first: it needs the plain Σd, Σe
         flags = []
+        if k == 2:  # cross term first: it needs the plain Σd, Σe
+            torch.mul(shifts[0], shifts[1], out=tm).div_(w)
+            centred[0].sub_(tm)
+            # a cross term that cancels (|correlation| << 1) is redone, like the others
+            cross = torch.gt(tm.abs_(), centred[0].abs() * _ANCHOR_AMP)
         for shift, own in zip(shifts, centred[-k:], strict=True):
             shift.mul_(shift).div_(w)  # (Σd)² / w
             own.sub_(shift)
             flags.append(torch.gt(shift, own * _ANCHOR_AMP))
+        if k == 2:
+            flags[0] |= cross  # handled with series 0 in _repair (flat x -> exact 0 too)
         cols = torch.nonzero(torch.stack(flags).any(dim=0).any(dim=0)).flatten()
         if len(cols):
-            _repair(x64s, centred, flags, cols, w, 0, nb)
+            _repair([x64[: nb + w - 1] for x64 in x64s], centred, flags, cols, w, 0, nb)
         for own in centred[-k:]:
             own.clamp_min_(0.0)
         yield r0, r1, centred
@@ -788,7 +811,7 @@ def ts_corr(x: torch.Tensor, y: torch.Tensor, w: int) -> torch.Tensor:
         # den = sqrt(sxx·syy), or 1 where min(sxx, syy) < CORR_EPS: ``torch.where`` on a
         # [rows, N] block whose operands are in cache.
         flat = torch.minimum(sxx, syy) < CORR_EPS
-        den = torch.where(flat, 1.0, sxx.mul_(syy).sqrt_())
+        den = torch.where(flat, 1.0, _sqrt_(sxx.mul_(syy)))
         torch.div(sxy, den, out=body[r0:r1])
     return out
 
