@@ -55,7 +55,7 @@ _ANCHOR_AMP = 1e5
 #: Cells per block of a blocked window loop (its float64 operands then stay in cache).
 _LOOP_CELLS = 1 << 17
 #: Cells per operation of blocked loops when torch runs several threads (see _work_rows).
-_THREADED_CELLS = 1 << 21
+_THREADED_CELLS = 1 << 18
 #: Windows up to this many days take the exact moment loop directly (it is as cheap there).
 _EXACT_MAX_W = 4
 

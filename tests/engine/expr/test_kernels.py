@@ -284,3 +284,20 @@ def test_features_are_read_once_and_inf_cleaned() -> None:
     assert torch.isnan(ev.evaluate("$close")[3, 1])
     assert ev._feature("close") is ev._feature("close")
     assert ev._feature("close").is_contiguous()
+
+
+@pytest.mark.parametrize("name", ["ts_std", "ts_corr", "ts_mad", "ts_wma", "ts_mean"])
+def test_results_do_not_depend_on_threads_or_batching(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several threads batch several anchor segments per op and use larger blocks; every
+    value stays bit-identical to the single-threaded one."""
+    monkeypatch.setattr(K, "_LOOP_CELLS", 32 * 50)  # 32-day anchor segments for 50 stocks
+    x, y = _series("price", t=400, n=50), _series("steps", t=400, n=50, seed=2)
+    args = (x, y, 20) if name == "ts_corr" else (x, 20)
+    one = O.REGISTRY[name].apply(*args)
+    monkeypatch.setattr(K, "_THREADED_CELLS", 5 * 32 * 50)  # 5 segments per op
+    torch.set_num_threads(2)  # restored by the conftest fixture
+    two = O.REGISTRY[name].apply(*args)
+    assert torch.equal(one.isnan(), two.isnan())
+    assert torch.equal(one.nan_to_num(), two.nan_to_num())
