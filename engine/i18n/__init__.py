@@ -1,7 +1,8 @@
 """One translation layer for everything a person reads: app pages, chart titles, PDF headings.
 
-Messages live in two TOML catalogues beside this file (``en.toml``, ``ko.toml``) under dotted
-keys (``mining.start``). A message is a ``str.format`` template with named parameters, e.g.
+Messages live in TOML files beside this module, one folder per language and one file per
+area (``en/mining.toml``, ``ko/mining.toml``); a key is ``<file stem>.<key>`` (``mining.start``),
+so each area of the app owns its own file. A message is a ``str.format`` template with named parameters, e.g.
 ``"{count} factors in the zoo"``. Formulas, tickers and numbers are passed as parameters and
 are never translated. ``tests/engine/test_i18n.py`` checks both catalogues have the same keys
 and the same parameters, and that the app has no user-visible literal outside the layer.
@@ -45,8 +46,11 @@ def catalog(lang: str) -> dict[str, str]:
     """All messages of one language, keyed by dotted name (read once per process)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-    with open(_DIR / f"{lang}.toml", "rb") as fh:
-        return _flatten(tomllib.load(fh))
+    out: dict[str, str] = {}
+    for file in sorted((_DIR / lang).glob("*.toml")):
+        with open(file, "rb") as fh:
+            out.update(_flatten(tomllib.load(fh), file.stem + "."))
+    return out
 
 
 def normalize(lang: str | None) -> str:
