@@ -36,3 +36,15 @@ def t(key: str, /, **params: Any) -> str:
 def translator() -> Translator:
     """A translator bound to the session's language, for engine functions (figures, PDF)."""
     return Translator(language())
+
+
+def error_text(exc: BaseException) -> str:
+    """An engine error in the session's language: its ``errors.<code>`` message when the error
+    carries a code with a catalogue entry, else its English text."""
+    code = getattr(exc, "code", None)
+    if code:
+        key = f"errors.{code}"
+        text = translate(key, language(), **dict(getattr(exc, "params", None) or {}))
+        if text != key:
+            return text
+    return str(exc)

@@ -6,7 +6,8 @@ import datetime as dt
 
 import streamlit as st
 
-from alphaforge_app import state
+from alphaforge_app import cache, state
+from alphaforge_app.i18n import error_text, t, translator
 from engine.backtest.topk import TopKConfig
 from engine.combine.service import (
     StrategySpec,
@@ -22,55 +23,59 @@ from engine.report import figures, series
 from engine.store.project import slugify
 from engine.store.strategies import load_strategy, strategy_names
 
-st.title("Combine & backtest")
+st.title(t("combine.title"))
 project = state.current_project(state.is_single_user())
 if project is None or not project.dataset_names():
-    st.info("Open a project with a dataset first (Home → Start with the demo market, or the "
-            "Data page).")
+    st.info(t("common.need_dataset"))
     st.stop()
 
-METHODS = {"dynamic": "Dynamic Mega-Alpha (re-fitted daily)", "equal": "Equal weight",
-           "static": "Static OLS (fitted once)", "icweighted": "IC-weighted"}
+METHODS = ("dynamic", "equal", "static", "icweighted")
 
-build, view, backtest = st.tabs(["Build a strategy", "Weights & IC", "Backtest"])
+build, view, backtest = st.tabs([t("combine.tab_build"), t("combine.tab_weights"),
+                                 t("combine.tab_backtest")])
 
 with build:
     sets = available_factor_sets(project)
-    source = st.selectbox("Factors from", sets, help="A mined zoo (mining run), a saved factor "
-                          "set, or the Classic set of well-known hand-made factors.")
+    source = st.selectbox(t("combine.factors_from"), sets,
+                          format_func=lambda s: t("combine.classic_set") if s == "classic" else s,
+                          help=t("combine.factors_from_help"))
     factor_set = resolve_factor_set(project, source)
-    chosen = st.multiselect("Factors", factor_set.formulas, default=factor_set.formulas,
-                            help="Formulas to combine (all by default).")
+    chosen = st.multiselect(t("combine.factors"), factor_set.formulas,
+                            default=factor_set.formulas, help=t("combine.factors_help"))
     datasets = project.dataset_names()
     default_ds = factor_set.source.get("dataset")
-    dataset = st.selectbox("Dataset", datasets, index=datasets.index(default_ds)
+    dataset = st.selectbox(t("combine.dataset"), datasets, index=datasets.index(default_ds)
                            if default_ds in datasets else 0)
     meta = project.dataset_meta(dataset)
     first, last = dt.date.fromisoformat(meta.start), dt.date.fromisoformat(meta.end)
     suggested = first + (last - first) * 0.7
     with st.form("build"):
         c1, c2 = st.columns(2)
-        method = c1.selectbox("Method", list(METHODS), format_func=METHODS.get)
-        name = c2.text_input("Strategy name", f"{slugify(source)}-{method}")
-        test = st.date_input("Test period", (suggested, last), min_value=first, max_value=last,
-                             help="Days the Mega-Alpha is scored on; the static methods are "
-                                  "fitted on the days before.")
+        method = c1.selectbox(t("combine.method"), METHODS,
+                              format_func=lambda m: t(f"combine.method_{m}"),
+                              help=t("combine.method_help"))
+        name = c2.text_input(t("combine.strategy_name"), f"{slugify(source)}-{method}",
+                             help=t("combine.strategy_name_help"))
+        test = st.date_input(t("combine.test_period"), (suggested, last), min_value=first,
+                             max_value=last, help=t("combine.test_period_help"))
         c3, c4, c5 = st.columns(3)
-        window = c3.number_input("Look-back window (days, dynamic)", 20, 5000, 250,
-                                 help="Days of realised factor performance each day's weights "
-                                      "are fitted on (after a gap of horizon + 1 days).")
-        n_factors = c4.number_input("Active factors per day", 1, 100, 10)
-        price = c5.selectbox("Target price", ["vwap", "close"])
-        overwrite = st.checkbox("Replace a strategy of the same name")
-        submitted = st.form_submit_button("Build strategy", type="primary")
+        window = c3.number_input(t("combine.window"), 20, 5000, 250,
+                                 help=t("combine.window_help"))
+        n_factors = c4.number_input(t("combine.n_factors"), 1, 100, 10,
+                                    help=t("combine.n_factors_help"))
+        price = c5.selectbox(t("combine.target_price"), ["vwap", "close"],
+                             format_func=lambda p: t(f"combine.price_{p}"),
+                             help=t("combine.target_price_help"))
+        overwrite = st.checkbox(t("combine.overwrite"))
+        submitted = st.form_submit_button(t("combine.build"), type="primary")
     if submitted:
         if not chosen:
-            st.error("Pick at least one factor.")
+            st.error(t("combine.pick_factor"))
         elif not isinstance(test, tuple) or len(test) != 2:
-            st.error("Pick the first and the last day of the test period.")
+            st.error(t("combine.pick_both_ends"))
         else:
             try:
-                with st.spinner("Evaluating factors and fitting the weights..."):
+                with st.spinner(t("combine.building")):
                     set_name = source
                     if len(chosen) != len(factor_set.formulas):
                         set_name = f"{slugify(name)}-factors"
@@ -85,18 +90,20 @@ with build:
                     _, info = build_strategy(project, spec, overwrite=overwrite)
                 st.session_state["af_strategy"] = name
                 s = info["summary"]
-                st.success(f"Strategy '{name}' saved: RankIC {s['rank_ic']:.4f} "
-                           f"(RankICIR {s['rank_icir']:.2f}) over {s['n_days']} test days.")
+                st.success(t("combine.saved", name=name,
+                             rank_ic=translator().number(s["rank_ic"], 4),
+                             rank_icir=translator().number(s["rank_icir"], 2),
+                             days=s["n_days"]))
             except AlphaForgeError as exc:
-                st.error(str(exc))
+                st.error(error_text(exc))
 
 names = strategy_names(project)
 if not names:
     for tab in (view, backtest):
-        tab.info("No strategy yet: build one in the first tab.")
+        tab.info(t("combine.no_strategy"))
     st.stop()
 current = st.session_state.get("af_strategy")
-strategy_name = st.sidebar.selectbox("Strategy", names, index=names.index(current)
+strategy_name = st.sidebar.selectbox(t("combine.strategy"), names, index=names.index(current)
                                      if current in names else 0)
 strategy = load_strategy(project, strategy_name)
 labels = series.factor_labels(strategy.info["formulas"])
@@ -104,60 +111,74 @@ labels = series.factor_labels(strategy.info["formulas"])
 with view:
     s = strategy.info["summary"]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("IC", f"{s['ic']:.4f}")
-    c2.metric("ICIR", f"{s['icir']:.2f}")
-    c3.metric("RankIC", f"{s['rank_ic']:.4f}")
-    c4.metric("RankICIR", f"{s['rank_icir']:.2f}")
+    tr = translator()
+    c1.metric("IC", tr.number(s["ic"], 4), help=t("combine.ic_help"))
+    c2.metric("ICIR", tr.number(s["icir"], 2), help=t("combine.icir_help"))
+    c3.metric("RankIC", tr.number(s["rank_ic"], 4), help=t("combine.rank_ic_help"))
+    c4.metric("RankICIR", tr.number(s["rank_icir"], 2), help=t("combine.icir_help"))
     st.plotly_chart(figures.weights_heatmap(series.weights_grid(strategy.table("weights"),
-                                                                labels), labels),
+                                                                labels), labels, t=tr),
                     use_container_width=True)
-    st.plotly_chart(figures.ic_chart(series.rolling_ic(strategy.table("daily"))),
+    st.plotly_chart(figures.ic_chart(series.rolling_ic(strategy.table("daily")), t=tr),
                     use_container_width=True)
-    with st.expander("Factor labels"):
+    with st.expander(t("combine.factor_labels")):
         for formula, label in labels.items():
             st.markdown(f"**{label}** `{formula}`")
 
 with backtest:
     with st.form("backtest"):
         c1, c2, c3 = st.columns(3)
-        top_k = c1.number_input("Hold top k names", 1, 1000, 50)
-        drop_n = c2.number_input("Replace at most n a day", 0, 1000, 5)
-        rebalance = c3.number_input("Rebalance every (days)", 1, 60, 1)
-        c4, c5, c6 = st.columns(3)
-        buy_bps = c4.number_input("Buy cost (bps)", 0.0, 500.0, 5.0)
-        sell_bps = c5.number_input("Sell cost (bps)", 0.0, 500.0, 15.0)
-        trade_at = c6.selectbox("Trade at (day t+1)", ["open", "close", "vwap"])
-        run_bt = st.form_submit_button("Run backtest", type="primary")
+        top_k = c1.number_input(t("combine.top_k"), 1, 1000, 50, help=t("combine.top_k_help"))
+        drop_n = c2.number_input(t("combine.drop_n"), 0, 1000, 5, help=t("combine.drop_n_help"))
+        rebalance = c3.number_input(t("combine.rebalance"), 1, 60, 1,
+                                    help=t("combine.rebalance_help"))
+        c4, c5, c6, c7 = st.columns(4)
+        buy_bps = c4.number_input(t("combine.buy_bps"), 0.0, 500.0, 5.0,
+                                  help=t("combine.costs_help"))
+        sell_bps = c5.number_input(t("combine.sell_bps"), 0.0, 500.0, 15.0,
+                                   help=t("combine.costs_help"))
+        trade_at = c6.selectbox(t("combine.trade_at"), ["open", "close", "vwap"],
+                                format_func=lambda p: t(f"combine.price_{p}"),
+                                help=t("combine.trade_at_help"))
+        tickers = list(cache.panel(project, str(strategy.info["dataset"])).tickers)
+        benchmark = c7.selectbox(t("combine.benchmark"), ["equal", *tickers],
+                                 format_func=lambda b: t("combine.benchmark_equal")
+                                 if b == "equal" else b, help=t("combine.benchmark_help"))
+        run_bt = st.form_submit_button(t("combine.run_backtest"), type="primary")
     if run_bt:
         try:
-            with st.spinner("Backtesting..."):
+            with st.spinner(t("combine.backtesting")):
                 backtest_strategy(project, strategy_name, TopKConfig(
                     top_k=int(top_k), drop_n=int(drop_n), rebalance=int(rebalance),
-                    trade_at=trade_at, buy_bps=buy_bps, sell_bps=sell_bps))
+                    trade_at=trade_at, buy_bps=buy_bps, sell_bps=sell_bps),
+                    benchmark=benchmark)
             strategy = load_strategy(project, strategy_name)
         except AlphaForgeError as exc:
-            st.error(str(exc))
+            st.error(error_text(exc))
     result = strategy.backtest
     if result is None:
-        st.info("No backtest yet for this strategy: set the options above and run one.")
+        st.info(t("combine.no_backtest"))
     else:
         m = result["summary"]
 
-        def pct(x: float | None) -> str:
-            return "—" if x is None else f"{x:.2%}"
-
+        tr = translator()
         c1, c2, c3, c4, c5 = st.columns(5)
-        c1.metric("Annual return", pct(m["annual_return"]))
-        c2.metric("Sharpe", "—" if m["sharpe"] is None else f"{m['sharpe']:.2f}")
-        c3.metric("Max drawdown", pct(m["max_drawdown"]))
-        c4.metric("Calmar", "—" if m["calmar"] is None else f"{m['calmar']:.2f}")
-        c5.metric("Information ratio", "—" if m["information_ratio"] is None
-                  else f"{m['information_ratio']:.2f}")
+        c1.metric(t("figures.metric_annual_return"), tr.percent(m["annual_return"], 2))
+        c2.metric(t("figures.metric_sharpe"), tr.number(m["sharpe"], 2),
+                  help=t("combine.sharpe_help"))
+        c3.metric(t("figures.metric_max_drawdown"), tr.percent(m["max_drawdown"], 2),
+                  help=t("combine.drawdown_help"))
+        c4.metric(t("figures.metric_calmar"), tr.number(m["calmar"], 2),
+                  help=t("combine.calmar_help"))
+        c5.metric(t("figures.metric_information_ratio"), tr.number(m["information_ratio"], 2),
+                  help=t("combine.ir_help"))
+        bench = result.get("benchmark", "equal")
         eq = series.equity(strategy.table("backtest_daily"))
-        st.plotly_chart(figures.equity_chart(eq), use_container_width=True)
+        st.plotly_chart(figures.equity_chart(eq, t=tr, benchmark=None if bench == "equal"
+                                             else bench), use_container_width=True)
         c1, c2 = st.columns(2)
-        c1.plotly_chart(figures.drawdown_chart(eq), use_container_width=True)
-        c2.plotly_chart(figures.turnover_chart(eq), use_container_width=True)
-        st.plotly_chart(figures.monthly_heatmap(series.monthly_grid(m["monthly"])),
+        c1.plotly_chart(figures.drawdown_chart(eq, t=tr), use_container_width=True)
+        c2.plotly_chart(figures.turnover_chart(eq, t=tr), use_container_width=True)
+        st.plotly_chart(figures.monthly_heatmap(series.monthly_grid(m["monthly"]), t=tr),
                         use_container_width=True)
-        st.caption(m.get("conventions", ""))
+        st.caption(t("combine.conventions"))

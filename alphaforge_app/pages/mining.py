@@ -8,76 +8,90 @@ import polars as pl
 import streamlit as st
 
 from alphaforge_app import state
+from alphaforge_app.cache import factor_detail
+from alphaforge_app.i18n import error_text, t, translator
 from engine.errors import AlphaForgeError
 from engine.mining import worker
-from engine.mining.config import preset
+from engine.mining.config import MiningConfig, preset
 from engine.mining.zoo import FactorSet
 from engine.report import figures, series
 from engine.store import atomic
 from engine.store.project import read_progress
 
-st.title("Factor mining")
+st.title(t("mining.title"))
 project = state.current_project(state.is_single_user())
 if project is None or not project.dataset_names():
-    st.info("Open a project with a dataset first (Home → Start with the demo market, or the "
-            "Data page).")
+    st.info(t("common.need_dataset"))
     st.stop()
 
-GENERATORS = {"cnn": "CNN (paper)", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer",
-              "gp": "Genetic programming (baseline)", "random": "Random search (baseline)"}
+GENERATORS = ("cnn", "lstm", "gru", "transformer", "gp", "random")
 FITNESS = {"ic": "IC", "rank_ic": "RankIC", "icir": "ICIR", "rank_icir": "RankICIR"}
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 with st.sidebar.form("mine"):
-    st.markdown("### New mining run")
-    dataset = st.selectbox("Dataset", project.dataset_names())
+    st.markdown(t("mining.new_run_heading"))
+    dataset = st.selectbox(t("mining.dataset"), project.dataset_names())
     meta = project.dataset_meta(dataset)
     first, last = dt.date.fromisoformat(meta.start), dt.date.fromisoformat(meta.end)
     span = last - first
-    generator = st.selectbox("Generator model", list(GENERATORS), format_func=GENERATORS.get,
-                             help="The network that proposes formulas; GP and random search "
-                                  "are baselines on the same budget and rules.")
-    fitness = st.selectbox("Evaluation function", list(FITNESS), format_func=FITNESS.get,
-                           help="What 'good' means for one factor on the training dates.")
-    preset_name = st.selectbox("Preset", ["laptop", "paper"],
-                               help="laptop: minutes on a 2-core CPU; paper: the paper's budget.")
-    rounds = st.slider("Rounds (epochs)", 1, 50, 5, help="Outer-loop rounds at most.")
-    minutes = st.slider("Time budget (minutes)", 1, 120, 5)
-    zoo_size = st.number_input("Zoo size", 1, 200, 20, help="Factors to keep.")
-    corr = st.slider("Correlation limit", 0.3, 0.95, 0.7, 0.05,
-                     help="A new factor must correlate less than this with every zoo member.")
-    train = st.date_input("Training dates", (first, first + span * 0.7),
-                          min_value=first, max_value=last)
-    valid = st.date_input("Validation dates", (first + span * 0.72, first + span * 0.85),
-                          min_value=first, max_value=last)
-    seed = st.number_input("Seed", 0, 2**31 - 1, 0)
-    device = st.selectbox("Device", ["auto", "cpu", "cuda", "mps"])
-    start = st.form_submit_button("Start mining", type="primary")
+    generator = st.selectbox(t("mining.generator"), GENERATORS,
+                             format_func=lambda g: t(f"mining.generator_{g}"),
+                             help=t("mining.generator_help"))
+    fitness = st.selectbox(t("mining.fitness"), list(FITNESS), format_func=FITNESS.get,
+                           help=t("mining.fitness_help"))
+    preset_name = st.selectbox(t("mining.preset"), ["laptop", "paper"],
+                               format_func=lambda p: t(f"mining.preset_{p}"),
+                               help=t("mining.preset_help"))
+    rounds = st.slider(t("mining.rounds"), 1, 50, 5, help=t("mining.rounds_help"))
+    minutes = st.slider(t("mining.minutes"), 1, 120, 5, help=t("mining.minutes_help"))
+    zoo_size = st.number_input(t("mining.zoo_size"), 1, 200, 20, help=t("mining.zoo_size_help"))
+    corr = st.slider(t("mining.corr"), 0.3, 0.95, 0.7, 0.05, help=t("mining.corr_help"))
+    train = st.date_input(t("mining.train_dates"), (first, first + span * 0.7),
+                          min_value=first, max_value=last, help=t("mining.train_help"))
+    valid = st.date_input(t("mining.valid_dates"), (first + span * 0.72, first + span * 0.85),
+                          min_value=first, max_value=last, help=t("mining.valid_help"))
+    seed = st.number_input(t("mining.seed"), 0, 2**31 - 1, 0, help=t("mining.seed_help"))
+    device = st.selectbox(t("mining.device"), DEVICES,
+                          format_func=lambda d: t(f"mining.device_{d}"),
+                          help=t("mining.device_help"))
+    start = st.form_submit_button(t("mining.start"), type="primary")
 
 if start:
     try:
         if not (isinstance(train, tuple) and len(train) == 2 and isinstance(valid, tuple)
                 and len(valid) == 2):
-            raise AlphaForgeError("pick the first and last day of both date ranges")
+            raise AlphaForgeError(t("mining.pick_both_ends"))
         config = preset(preset_name, generator=generator, fitness=fitness, seed=int(seed),
                         device=device, zoo_size=int(zoo_size), corr_thresh=float(corr),
                         max_rounds=int(rounds), time_budget_s=60.0 * minutes,
                         train=(str(train[0]), str(train[1])),
                         valid=(str(valid[0]), str(valid[1])))
         st.session_state["af_run"] = worker.start(project, config, dataset=dataset)
-        st.toast("Mining started in the background")
+        st.toast(t("mining.started"))
     except AlphaForgeError as exc:
-        st.error(str(exc))
+        st.error(error_text(exc))
 
 runs = [r for r in project.runs() if r.kind == worker.RUN_KIND][::-1]
 if not runs:
-    st.info("No mining run yet: set the parameters in the sidebar and press **Start mining**. "
-            "Runs continue in the background if you close the page.")
+    st.info(t("mining.no_run"))
     st.stop()
+
+
+def _status(run_id: str) -> str:
+    """The run's status, 'stopped' when its record says running but no worker is alive
+    (the machine slept, the process was killed): such a run is resumable."""
+    record = project.run_record(run_id)
+    if record.status == "running" and worker.worker_pid(project, run_id) is None:
+        return "stopped"
+    return record.status
+
 
 ids = [r.run_id for r in runs]
 chosen = st.session_state.get("af_run")
-run_id = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0,
-                      format_func=lambda i: f"{i} ({project.run_record(i).status})")
+run_id = st.selectbox(t("mining.run"), ids, index=ids.index(chosen) if chosen in ids else 0,
+                      format_func=lambda i: f"{i} ({t('mining.status_' + _status(i))})")
+st.session_state["af_run"] = run_id
+record = project.run_record(run_id)
 
 
 @st.fragment(run_every=2)
@@ -86,50 +100,107 @@ def monitor() -> None:
     record = project.run_record(run_id)
     events = read_progress(project, run_id)
     alive = worker.worker_pid(project, run_id) is not None
-    status = record.status if not (record.status == "running" and not alive) else "stopped"
+    status = _status(run_id)
     c1, c2, c3, c4 = st.columns(4)
     last = events[-1] if events else {}
-    c1.metric("Status", status)
-    c2.metric("Formulas evaluated", f"{last.get('evaluated', 0):,}")
-    c3.metric("Zoo size", last.get("zoo_size", 0))
+    c1.metric(t("mining.status"), t(f"mining.status_{status}"))
+    c2.metric(t("mining.evaluated"), translator().number(last.get("evaluated", 0), 0))
+    c3.metric(t("mining.zoo_size"), last.get("zoo_size", 0))
     eta = last.get("eta_s")
-    c4.metric("ETA", "—" if eta is None or status != "running" else f"{eta:.0f} s")
-    st.progress(series.run_fraction(events), text=f"{last.get('event', 'starting')} · round "
-                f"{last.get('round', 0)}")
+    c4.metric(t("mining.eta"), "—" if eta is None or status != "running"
+              else t("mining.eta_value", minutes=int(eta) // 60, seconds=int(eta) % 60))
+    st.progress(series.run_fraction(events),
+                text=t("mining.progress_text", round=last.get("round", 0),
+                       share=translator().percent(series.run_fraction(events), 0)))
+    if last.get("share_valid") is not None:
+        st.caption(t("mining.valid_share", valid=translator().percent(last["share_valid"]),
+                     new=translator().percent(last.get("share_new"))))
     b1, b2 = st.columns(2)
-    if alive and b1.button("Cancel run", key="cancel"):
+    if alive and b1.button(t("mining.cancel"), key="cancel"):
         worker.cancel(project, run_id)
-        st.toast("Cancelling: the run stops after its current batch and stays resumable")
+        st.toast(t("mining.cancelling"))
     if (not alive and record.status != "done" and worker.has_checkpoint(project, run_id)
-            and b2.button("Resume run", key="resume")):
+            and b2.button(t("mining.resume"), key="resume")):
         try:
             worker.resume_in_background(project, run_id)
-            st.toast("Resumed in the background")
+            st.toast(t("mining.resumed"))
         except AlphaForgeError as exc:
-            st.error(str(exc))
+            st.error(error_text(exc))
     if record.error:
-        st.error(record.error)
+        st.error(t("mining.failed", error=record.error))
+    elif status == "cancelled":
+        st.info(t("mining.cancelled_note"))
+    elif status == "stopped":
+        st.warning(t("mining.stopped_note"))
     progress = series.progress_frame(events)
     if progress.height:
-        st.plotly_chart(figures.mining_progress_chart(progress), use_container_width=True)
+        st.plotly_chart(figures.mining_progress_chart(progress, t=translator()),
+                        use_container_width=True)
     admitted = [f for e in events if e.get("event") == "round" for f in e.get("admitted", [])]
     if admitted:
-        st.caption("Latest admitted: " + " · ".join(f"`{f}`" for f in admitted[-3:]))
+        st.caption(t("mining.latest_admitted") + " " + " · ".join(f"`{f}`"
+                                                                   for f in admitted[-3:]))
 
 
 monitor()
 
 zoo_file = project.run_dir(run_id) / worker.ZOO_FILE
-if zoo_file.exists():
-    zoo = FactorSet.from_dict(atomic.read_json(zoo_file))
-    st.subheader(f"Zoo ({len(zoo.factors)} factors)")
-    rows = [{"formula": f.formula, "fitness": f.fitness,
-             **{f"{seg} {k}": f.metrics.get(seg, {}).get(k) for seg in ("train", "valid", "test")
-                if seg in f.metrics for k in ("ic", "rank_ic", "icir", "rank_icir")}}
-            for f in zoo.factors]
-    if rows:
-        st.dataframe(pl.DataFrame(rows), hide_index=True, use_container_width=True,
-                     column_config={"formula": st.column_config.TextColumn(width="large")})
-        st.caption("Use these factors on the Combine & backtest page (Factors from → this run).")
-with st.expander("Run configuration"):
-    st.json(dict(project.run_record(run_id).config), expanded=False)
+zoo = FactorSet.from_dict(atomic.read_json(zoo_file)) if zoo_file.exists() else None
+if zoo is not None and zoo.factors:
+    st.subheader(t("mining.zoo_heading", count=len(zoo.factors)))
+    labels = series.factor_labels(zoo.formulas)
+    table = series.zoo_table(zoo, labels)
+    picked = st.dataframe(
+        table, hide_index=True, use_container_width=True, on_select="rerun",
+        selection_mode="single-row", key="zoo_table",
+        column_config={"formula": st.column_config.TextColumn(t("mining.col_formula"),
+                                                              width="large"),
+                       "label": st.column_config.TextColumn(t("mining.col_label"))})
+    st.caption(t("mining.zoo_caption"))
+    rows = picked.selection.rows if picked is not None else []
+    formula = table["formula"][rows[0]] if rows else None
+    with st.expander(t("mining.detail_heading"), expanded=formula is not None):
+        if formula is None:
+            st.info(t("mining.detail_pick"))
+        else:
+            st.code(formula, language=None)
+            split = zoo.source.get("split") or {}
+            try:
+                with st.spinner(t("mining.detail_computing")):
+                    detail = factor_detail(project, zoo.source.get("dataset") or dataset,
+                                           tuple(zoo.formulas))
+                one = detail.ic.filter(pl.col("formula") == formula)
+                st.plotly_chart(figures.ic_chart(series.rolling_ic(one),
+                                                 title=t("mining.detail_ic_title",
+                                                         label=labels[formula]),
+                                                 t=translator()),
+                                use_container_width=True)
+                if split.get("train"):
+                    st.caption(t("mining.detail_train_note", end=split["train"][1]))
+                c1, c2 = st.columns(2)
+                c1.plotly_chart(figures.decay_chart(
+                    detail.decay.filter(pl.col("formula") == formula), t=translator()),
+                    use_container_width=True)
+                c2.plotly_chart(figures.correlation_heatmap(detail.correlation, labels,
+                                                            highlight=formula, t=translator()),
+                                use_container_width=True)
+            except AlphaForgeError as exc:
+                st.error(error_text(exc))
+elif zoo is not None:
+    st.info(t("mining.zoo_empty"))
+
+with st.expander(t("mining.past_runs")):
+    st.dataframe(series.runs_table([project.run_record(i) for i in ids], _status,
+                                   translator()),
+                 hide_index=True, use_container_width=True)
+    if st.button(t("mining.rerun"), help=t("mining.rerun_help"), key="rerun",
+                 disabled=record.dataset not in project.dataset_names()):
+        try:
+            config = MiningConfig.from_dict(record.config)
+            st.session_state["af_run"] = worker.start(project, config,
+                                                      dataset=str(record.dataset))
+            st.toast(t("mining.started"))
+            st.rerun()
+        except AlphaForgeError as exc:
+            st.error(error_text(exc))
+    st.json(dict(record.config), expanded=False)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from engine.data.panel import Panel
 from engine.errors import ConfigError
@@ -81,3 +82,15 @@ def align_series(series: pd.Series, dates: Sequence[np.datetime64] | np.ndarray,
         raise ConfigError(f"{what}: date {dup} appears more than once")
     values = pd.Series(series.to_numpy(dtype=np.float64), index=index)
     return values.reindex(pd.DatetimeIndex(np.asarray(dates))).to_numpy(dtype=np.float64)
+
+
+def ticker_benchmark(panel: Panel, ticker: str) -> pd.Series:
+    """Daily close-to-close returns of one ticker of the panel (an index ETF, a market
+    proxy) as a benchmark series indexed by date; NaN where a close is missing."""
+    if ticker not in list(panel.tickers):
+        raise ConfigError(f"benchmark ticker '{ticker}' is not in the dataset "
+                          f"({len(panel.tickers)} tickers)")
+    close = panel.feature("close")[:, list(panel.tickers).index(ticker)].to(torch.float64).numpy()
+    ret = np.full_like(close, np.nan)
+    ret[1:] = close[1:] / close[:-1] - 1.0
+    return pd.Series(ret, index=pd.DatetimeIndex(np.asarray(panel.dates)))

@@ -80,7 +80,8 @@ def cmd_backtest(args: argparse.Namespace) -> Output:
     project = open_project(args)
     config = TopKConfig(top_k=args.top_k, drop_n=args.drop_n, rebalance=args.rebalance,
                         trade_at=args.trade_at, buy_bps=args.buy_bps, sell_bps=args.sell_bps)
-    _, info = backtest_strategy(project, args.strategy, config, rf=args.rf)
+    _, info = backtest_strategy(project, args.strategy, config, rf=args.rf,
+                                benchmark=args.benchmark)
     s = info["summary"]
     path = project.root / "strategies" / args.strategy
     dd = s.get("drawdown") or {}
@@ -92,7 +93,7 @@ def cmd_backtest(args: argparse.Namespace) -> Output:
         f"volatility {_pct(s['annual_volatility'])}, Sharpe {s['sharpe']:.2f}",
         f"  max drawdown {_pct(s['max_drawdown'])} ({dd.get('peak_date')} .. "
         f"{dd.get('trough_date')}), turnover {_pct(s.get('turnover'))} a day",
-        f"  excess vs benchmark {_pct(s.get('excess_return'))} a year, information ratio "
+        f"  excess vs benchmark ({info['benchmark']}) {_pct(s.get('excess_return'))} a year, information ratio "
         f"{s.get('information_ratio') or float('nan'):.2f}",
         f"  daily series: {path / 'backtest_daily.parquet'}",
     ])
@@ -131,4 +132,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--rebalance", type=int, default=1, help="rebalance every N days")
     p.add_argument("--trade-at", choices=["open", "close", "vwap"], default="open")
     p.add_argument("--rf", type=float, default=0.0, help="annual risk-free rate for Sharpe")
+    p.add_argument("--benchmark", metavar="TICKER",
+                   help="a ticker of the dataset as benchmark (default: equal-weight universe)")
     p.set_defaults(func=cmd_backtest)

@@ -17,6 +17,7 @@ import polars as pl
 import torch
 
 from engine.backtest import topk
+from engine.backtest.prices import ticker_benchmark
 from engine.combine.api import combine_panel
 from engine.combine.base import CombinationResult, CombineConfig
 from engine.data.panel import Panel
@@ -38,14 +39,16 @@ def parse_range(text: str | None, what: str) -> DateRange | None:
         return None
     if ":" not in text:
         raise ConfigError(f"{what} must look like START:END (e.g. 2017-01-01:2017-12-31), "
-                          f"got '{text}'")
+                          f"got '{text}'", code="date_range_format", params={"text": text})
     start, end = (part.strip() or None for part in text.split(":", 1))
     for part in (start, end):
         if part is not None:
             try:
                 np.datetime64(part, "D")
             except ValueError:
-                raise ConfigError(f"{what}: '{part}' is not a date (YYYY-MM-DD)") from None
+                raise ConfigError(f"{what}: '{part}' is not a date (YYYY-MM-DD)",
+                                  code="date_not_iso",
+                                  params={"range": text, "value": part}) from None
     return start, end
 
 
@@ -72,11 +75,16 @@ def available_factor_sets(project: Project) -> list[str]:
     return [*saved, *[z for z in zoos if z not in saved], CLASSIC_SET]
 
 
-def _days(panel: Panel, span: DateRange, what: str) -> np.ndarray:
+def _days(panel: Panel, span: DateRange, what: str, term: str) -> np.ndarray:
+    """Day mask of ``span``; ``what`` names it in English, ``term`` in the catalogue."""
     mask = panel.date_mask(*span)
     if not mask.any():
-        raise ConfigError(f"{what} {span[0] or '...'}:{span[1] or '...'} holds no trading day "
-                          f"of the dataset ({panel.dates[0]} .. {panel.dates[-1]})")
+        shown = f"{span[0] or '...'}:{span[1] or '...'}"
+        raise ConfigError(f"{what} {shown} holds no trading day "
+                          f"of the dataset ({panel.dates[0]} .. {panel.dates[-1]})",
+                          code="config_range_no_days",
+                          params={"name": {"term": term}, "range": shown,
+                                  "first": str(panel.dates[0]), "last": str(panel.dates[-1])})
     return mask
 
 
@@ -99,10 +107,11 @@ def build_strategy(project: Project, spec: StrategySpec, *, overwrite: bool = Fa
     panel = project.load_panel(spec.dataset)
     factor_set = resolve_factor_set(project, spec.factor_set)
     if not factor_set.factors:
-        raise ConfigError(f"factor set '{factor_set.name}' is empty: nothing to combine")
-    score_days = _days(panel, spec.test, "the test range")
+        raise ConfigError(f"factor set '{factor_set.name}' is empty: nothing to combine",
+                          code="combine_empty_set", params={"name": factor_set.name})
+    score_days = _days(panel, spec.test, "the test range", "test")
     first_test = panel.dates[score_days][0]
-    train_days = (_days(panel, spec.train, "the training range") if spec.train is not None
+    train_days = (_days(panel, spec.train, "the training range", "train") if spec.train is not None
                   else panel.dates < first_test)
     values = Evaluator(panel).evaluate_many(factor_set.formulas)
     result = combine_panel(panel, values, factor_set.formulas, score_days=score_days,
@@ -136,9 +145,14 @@ def scores_tensor(panel: Panel, scores: pl.DataFrame) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def backtest_strategy(project: Project, name: str, config: topk.TopKConfig, *, rf: float = 0.0
+def backtest_strategy(project: Project, name: str, config: topk.TopKConfig, *, rf: float = 0.0,
+                      benchmark: str | None = None
                       ) -> tuple[topk.BacktestResult, dict[str, Any]]:
-    """Top-k backtest of a saved strategy's scores; saves and returns the result."""
+    """Top-k backtest of a saved strategy's scores; saves and returns the result.
+
+    ``benchmark``: None (the equal-weight universe) or a ticker of the dataset whose daily
+    close-to-close return is the benchmark (an index ETF, a market proxy).
+    """
     strategy = load_strategy(project, name)
     dataset = str(strategy.info["dataset"])
     meta = project.dataset_meta(dataset)
@@ -146,9 +160,11 @@ def backtest_strategy(project: Project, name: str, config: topk.TopKConfig, *, r
         raise StoreError(f"dataset '{dataset}' changed since strategy '{name}' was built; "
                          "re-run `alphaforge combine`")
     panel = project.load_panel(dataset)
-    result = topk.run(scores_tensor(panel, strategy.table("scores")), panel, config)
+    bench = None if benchmark in (None, "", "equal") else ticker_benchmark(panel, benchmark)
+    result = topk.run(scores_tensor(panel, strategy.table("scores")), panel, config, bench)
     summary = result.summary(rf)
     info: Mapping[str, Any] = {"config": config.to_dict(), "rf": rf,
+                               "benchmark": benchmark or "equal",
                                "summary": summary.to_dict()}
     save_backtest(project, name, info, {"backtest_daily": result.daily,
                                         "positions": result.positions,

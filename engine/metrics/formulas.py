@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 import torch
 
@@ -73,3 +74,72 @@ def score_formulas(
     table = table.rename({"factor": "formula"}).select("line", "formula", pl.exclude(
         "line", "formula"))
     return FormulaScores(table=table, errors=tuple(errors), n_days=int(days.sum()))
+
+
+@dataclass(frozen=True)
+class FactorDetail:
+    """What a researcher looks at before trusting a mined factor.
+
+    ic: date, formula, ic, rank_ic (daily, over ``[start, end]``);
+    decay: formula, horizon, rank_ic (mean daily RankIC against each forward horizon);
+    correlation: formula x formula mean daily cross-sectional Pearson correlation, as a frame
+    with a ``formula`` column followed by one column per formula (same order).
+    """
+
+    ic: pl.DataFrame
+    decay: pl.DataFrame
+    correlation: pl.DataFrame
+
+
+def factor_detail(
+    panel: Panel,
+    formulas: Sequence[str],
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    horizon: int = 20,
+    price: TargetPrice = "vwap",
+    decay_horizons: Sequence[int] = (1, 2, 3, 5, 10, 20, 40),
+    min_stocks: int = DEFAULT_MIN_STOCKS,
+) -> FactorDetail:
+    """Daily IC series, IC decay and mutual correlation of a few factors (a zoo).
+
+    Factors are evaluated on the whole panel and scored on ``[start, end]`` like
+    :func:`score_formulas`. The correlation is the mean over days of the cross-sectional
+    correlation, the same notion the miner's correlation limit uses.
+    """
+    from engine.metrics.factor import daily_ic, daily_rank_ic, ic_decay
+
+    if not formulas:
+        raise ConfigError("no formulas to describe")
+    days = torch.from_numpy(panel.date_mask(start, end))
+    if not bool(days.any()):
+        raise ConfigError(f"no trading days between {start or 'the start'} and "
+                          f"{end or 'the end'}")
+    full = Evaluator(panel).evaluate_many(list(formulas))
+    values = full[:, days]
+    mask = panel.universe[days]
+    target = forward_return(panel, horizon, price)[days]
+    dates = panel.dates[days.numpy()]
+    ic = daily_ic(values, target, mask, min_stocks).numpy()
+    ric = daily_rank_ic(values, target, mask, min_stocks).numpy()
+    k = len(formulas)
+    ic_frame = pl.DataFrame({
+        "date": np.tile(dates, k),
+        "formula": [f for f in formulas for _ in dates],
+        "ic": ic.reshape(-1), "rank_ic": ric.reshape(-1),
+    })
+    # the forward returns of each horizon need the whole calendar: score all days, mask later
+    decay = ic_decay(full, panel.feature(price), decay_horizons,
+                     panel.universe & days[:, None], min_stocks).numpy()
+    decay_frame = pl.DataFrame({
+        "formula": [f for f in formulas for _ in decay_horizons],
+        "horizon": list(decay_horizons) * k,
+        "rank_ic": decay.reshape(-1),
+    })
+    corr = torch.stack([torch.nanmean(daily_ic(values, values[j], mask, min_stocks), dim=-1)
+                        for j in range(k)]).numpy()
+    corr_frame = pl.DataFrame({"formula": list(formulas),
+                               **{f: corr[:, j] for j, f in enumerate(formulas)}})
+    return FactorDetail(ic=ic_frame, decay=decay_frame, correlation=corr_frame)
+

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from engine.i18n import Translator, translate
+
 PALETTE = ("#2F6FEB", "#E4572E", "#17BEBB", "#FFC914", "#76B041", "#8E6C8A", "#3D405B")
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
            "font": {"family": "Noto Sans, Arial, sans-serif"}}
@@ -73,50 +75,68 @@ def price_chart(frame: pl.DataFrame, tickers: Sequence[str], *, field: str = "cl
     return fig
 
 
-def equity_chart(eq: pl.DataFrame, *, title: str = "Cumulative return",
-                 names: Sequence[str] = ("strategy", "benchmark")) -> go.Figure:
-    """Wealth curves (from :func:`engine.report.series.equity`), strategy vs benchmark."""
+def equity_chart(eq: pl.DataFrame, *, title: str | None = None,
+                 names: Sequence[str] = ("strategy", "benchmark"), t: Translator | None = None,
+                 benchmark: str | None = None) -> go.Figure:
+    """Wealth curves (from :func:`engine.report.series.equity`), strategy vs benchmark;
+    ``benchmark`` names a ticker benchmark in the legend (default: the equal-weight one)."""
     fig = go.Figure()
+    legend = {"strategy": _text(t, "strategy"),
+              "benchmark": benchmark or _text(t, "benchmark_equal")}
     for i, col in enumerate(names):
         if col in eq.columns:
             fig.add_trace(go.Scatter(x=eq["date"].to_list(), y=(eq[col] - 1).to_list(),
-                                     name=col, mode="lines",
+                                     name=legend.get(col, col), mode="lines",
                                      line={"color": PALETTE[i], "width": 2 if i == 0 else 1.4,
                                            "dash": "solid" if i == 0 else "dash"}))
-    fig.update_layout(title=title, yaxis_tickformat=".0%", hovermode="x unified", **_LAYOUT)
+    fig.update_layout(title=title or _text(t, "equity_title"), yaxis_tickformat=".0%",
+                      hovermode="x unified", **_LAYOUT)
     return fig
 
 
-def equity_comparison(curves: dict[str, pl.DataFrame], *, title: str = "Strategies compared"
-                      ) -> go.Figure:
+def equity_comparison(curves: dict[str, pl.DataFrame], *, title: str | None = None,
+                      t: Translator | None = None) -> go.Figure:
     """Several strategies' wealth curves on one chart (name -> equity frame)."""
     fig = go.Figure()
     for i, (name, eq) in enumerate(curves.items()):
         fig.add_trace(go.Scatter(x=eq["date"].to_list(), y=(eq["strategy"] - 1).to_list(),
                                  name=name, mode="lines",
                                  line={"color": PALETTE[i % len(PALETTE)], "width": 1.8}))
-    fig.update_layout(title=title, yaxis_tickformat=".0%", hovermode="x unified", **_LAYOUT)
+    fig.update_layout(title=title or _text(t, "comparison_title"), yaxis_tickformat=".0%",
+                      hovermode="x unified", **_LAYOUT)
     return fig
 
 
-def drawdown_chart(eq: pl.DataFrame, *, title: str = "Drawdown") -> go.Figure:
+def drawdown_chart(eq: pl.DataFrame, *, title: str | None = None, t: Translator | None = None
+                   ) -> go.Figure:
     fig = go.Figure(go.Scatter(x=eq["date"].to_list(), y=eq["drawdown"].to_list(), fill="tozeroy",
-                               mode="lines", name="drawdown",
+                               mode="lines", name=_text(t, "drawdown"),
                                line={"color": PALETTE[1], "width": 1}))
-    fig.update_layout(title=title, yaxis_tickformat=".0%", **_LAYOUT)
+    fig.update_layout(title=title or _text(t, "drawdown_title"), yaxis_tickformat=".0%",
+                      **_LAYOUT)
     return fig
 
 
-def turnover_chart(eq: pl.DataFrame, *, title: str = "Daily turnover") -> go.Figure:
+def turnover_chart(eq: pl.DataFrame, *, title: str | None = None, t: Translator | None = None
+                   ) -> go.Figure:
     fig = go.Figure(go.Bar(x=eq["date"].to_list(), y=eq["turnover"].to_list(),
-                           marker_color=PALETTE[2], name="turnover"))
-    fig.update_layout(title=title, yaxis_tickformat=".0%", **_LAYOUT)
+                           marker_color=PALETTE[2], name=_text(t, "turnover")))
+    fig.update_layout(title=title or _text(t, "turnover_title"), yaxis_tickformat=".0%",
+                      **_LAYOUT)
     return fig
 
 
-def monthly_heatmap(grid: pl.DataFrame, *, title: str = "Monthly returns") -> go.Figure:
-    """Year x month heat map (from :func:`engine.report.series.monthly_grid`)."""
-    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def monthly_heatmap(grid: pl.DataFrame, *, title: str | None = None,
+                    months: Sequence[str] | None = None, t: Translator | None = None
+                    ) -> go.Figure:
+    """Year x month heat map (from :func:`engine.report.series.monthly_grid`); ``months``
+    are the twelve column labels (default: the translator's month names)."""
+    months = list(months) if months is not None else [_text(t, f"month_{i}")
+                                                      for i in range(1, 13)]
+    title = title or _text(t, "monthly_title")
     z = grid.drop("year").to_numpy() if grid.width > 1 else [[]]
     years = [str(y) for y in grid["year"].to_list()]
     fig = go.Figure(go.Heatmap(z=z, x=months, y=years, colorscale="RdYlGn", zmid=0,
@@ -128,7 +148,7 @@ def monthly_heatmap(grid: pl.DataFrame, *, title: str = "Monthly returns") -> go
 
 
 def weights_heatmap(grid: pl.DataFrame, formulas: dict[str, str], *,
-                    title: str = "Factor weights over time") -> go.Figure:
+                    title: str | None = None, t: Translator | None = None) -> go.Figure:
     """Date x factor coefficients (from :func:`engine.report.series.weights_grid`) above the
     number of active factors; hovering a cell shows the formula behind its short label."""
     from plotly.subplots import make_subplots
@@ -141,46 +161,153 @@ def weights_heatmap(grid: pl.DataFrame, formulas: dict[str, str], *,
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2],
                         vertical_spacing=0.04)
     fig.add_trace(go.Heatmap(z=z, x=dates, y=labels, colorscale="RdBu", zmid=0,
-                             customdata=hover, colorbar={"title": "weight", "len": 0.75,
-                                                         "y": 0.62},
-                             hovertemplate="%{x}<br>%{customdata}<br>weight %{z:.4f}"
-                             "<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=dates, y=grid["n_active"].to_list(), name="active factors",
+                             customdata=hover, colorbar={"title": _text(t, "weight"),
+                                                         "len": 0.75, "y": 0.62},
+                             hovertemplate="%{x}<br>%{customdata}<br>"
+                             + _text(t, "weight") + " %{z:.4f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=grid["n_active"].to_list(),
+                             name=_text(t, "active_factors"),
                              mode="lines", line={"color": "#1B2333", "width": 1.2,
                                                  "shape": "hv"}, showlegend=False),
                   row=2, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
-    fig.update_yaxes(title_text="active", rangemode="tozero", row=2, col=1)
-    fig.update_layout(title=title, height=max(360, 22 * len(labels) + 220), **_LAYOUT)
+    fig.update_yaxes(title_text=_text(t, "active"), rangemode="tozero", row=2, col=1)
+    fig.update_layout(title=title or _text(t, "weights_title"),
+                      height=max(360, 22 * len(labels) + 220), **_LAYOUT)
     return fig
 
 
-def ic_chart(ic: pl.DataFrame, *, title: str = "Mega-Alpha daily RankIC") -> go.Figure:
+def ic_chart(ic: pl.DataFrame, *, title: str | None = None, t: Translator | None = None
+             ) -> go.Figure:
     """Daily RankIC bars and their rolling mean (from :func:`engine.report.series.rolling_ic`)."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=ic["date"].to_list(), y=ic["rank_ic"].to_list(), name="daily RankIC",
-                         marker_color="#9DB7EE"))
+    fig.add_trace(go.Bar(x=ic["date"].to_list(), y=ic["rank_ic"].to_list(),
+                         name=_text(t, "daily_rank_ic"), marker_color="#9DB7EE"))
     fig.add_trace(go.Scatter(x=ic["date"].to_list(), y=ic["rank_ic_mean"].to_list(),
-                             name="rolling mean", mode="lines",
+                             name=_text(t, "rolling_mean"), mode="lines",
                              line={"color": PALETTE[0], "width": 2}))
-    fig.update_layout(title=title, hovermode="x unified", **_LAYOUT)
+    fig.update_layout(title=title or _text(t, "mega_alpha_ic_title"), hovermode="x unified",
+                      **_LAYOUT)
     return fig
 
 
-def mining_progress_chart(progress: pl.DataFrame, *, title: str = "Mining progress"
-                          ) -> go.Figure:
+def mining_progress_chart(progress: pl.DataFrame, *, title: str | None = None,
+                          t: Translator | None = None) -> go.Figure:
     """Best and median fitness per round with the zoo size (from
     :func:`engine.report.series.progress_frame`)."""
     fig = go.Figure()
     rounds = progress["round"].to_list()
-    fig.add_trace(go.Scatter(x=rounds, y=progress["best_fitness"].to_list(), name="best fitness",
+    fig.add_trace(go.Scatter(x=rounds, y=progress["best_fitness"].to_list(),
+                             name=_text(t, "best_fitness"),
                              mode="lines+markers", line={"color": PALETTE[0]}))
     fig.add_trace(go.Scatter(x=rounds, y=progress["median_fitness"].to_list(),
-                             name="median fitness", mode="lines+markers",
+                             name=_text(t, "median_fitness"), mode="lines+markers",
                              line={"color": PALETTE[2], "dash": "dot"}))
-    fig.add_trace(go.Bar(x=rounds, y=progress["zoo_size"].to_list(), name="zoo size",
+    fig.add_trace(go.Bar(x=rounds, y=progress["zoo_size"].to_list(), name=_text(t, "zoo_size"),
                          yaxis="y2", marker_color="rgba(228,87,46,0.35)"))
-    fig.update_layout(title=title, xaxis_title="round", yaxis_title="fitness",
-                      yaxis2={"overlaying": "y", "side": "right", "title": "zoo size",
+    fig.update_layout(title=title or _text(t, "mining_progress_title"),
+                      xaxis_title=_text(t, "round"), yaxis_title=_text(t, "fitness"),
+                      yaxis2={"overlaying": "y", "side": "right", "title": _text(t, "zoo_size"),
                               "showgrid": False, "rangemode": "tozero"}, **_LAYOUT)
+    return fig
+
+
+def _text(t: Translator | None, key: str) -> str:
+    """A chart's word in the reader's language (English when no translator is given)."""
+    return t(f"figures.{key}") if t is not None else translate(f"figures.{key}")
+
+
+def decay_chart(decay: pl.DataFrame, *, t: Translator | None = None,
+                title: str | None = None) -> go.Figure:
+    """Mean RankIC against each forward horizon, one line per formula (from
+    :func:`engine.metrics.formulas.factor_detail`): how fast each signal fades."""
+    fig = go.Figure()
+    for i, (formula, part) in enumerate(decay.group_by("formula", maintain_order=True)):
+        fig.add_trace(go.Scatter(x=part["horizon"].to_list(), y=part["rank_ic"].to_list(),
+                                 name=str(formula[0]), mode="lines+markers",
+                                 line={"color": PALETTE[i % len(PALETTE)],
+                                       "dash": ("solid", "dash", "dot")[i % 3]}))
+    fig.update_layout(title=title or _text(t, "decay_title"),
+                      xaxis_title=_text(t, "horizon_days"), yaxis_title=_text(t, "mean_rank_ic"),
+                      showlegend=decay["formula"].n_unique() <= 8, **_LAYOUT)
+    return fig
+
+
+def correlation_heatmap(corr: pl.DataFrame, labels: dict[str, str] | None = None, *,
+                        highlight: str | None = None, t: Translator | None = None,
+                        title: str | None = None) -> go.Figure:
+    """Mutual correlation of factors (``formula`` column + one column per formula). Axes show
+    short labels (F1, F2...) with the formula on hover; ``highlight`` outlines one factor."""
+    formulas = corr["formula"].to_list()
+    names = [labels.get(f, f) if labels else f for f in formulas]
+    z = corr.select(formulas).to_numpy()
+    hover = [[f"{formulas[i]}<br>{formulas[j]}" for j in range(len(formulas))]
+             for i in range(len(formulas))]
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",
+                               reversescale=True, customdata=hover,
+                               texttemplate="%{z:.2f}" if len(formulas) <= 15 else None,
+                               hovertemplate="%{customdata}: %{z:.2f}<extra></extra>"))
+    if highlight in formulas:
+        k = formulas.index(highlight)
+        fig.add_shape(type="rect", x0=-0.5, x1=len(formulas) - 0.5, y0=k - 0.5, y1=k + 0.5,
+                      line={"color": "black", "width": 2})
+    fig.update_layout(title=title or _text(t, "correlation_title"),
+                      yaxis={"autorange": "reversed"},
+                      height=max(350, min(800, 28 * len(formulas) + 150)), **_LAYOUT)
+    return fig
+
+
+def rolling_sharpe_chart(rs: pl.DataFrame, *, title: str | None = None,
+                         t: Translator | None = None) -> go.Figure:
+    """Rolling annualised Sharpe (from :func:`engine.report.series.rolling_sharpe`)."""
+    fig = go.Figure(go.Scatter(x=rs["date"].to_list(), y=rs["sharpe"].to_list(), mode="lines",
+                               name=_text(t, "sharpe"),
+                               line={"color": PALETTE[0], "width": 1.6}))
+    fig.add_hline(y=0, line={"color": "#888888", "width": 1, "dash": "dot"})
+    fig.update_layout(title=title or _text(t, "rolling_sharpe_title"), hovermode="x unified",
+                      **_LAYOUT)
+    return fig
+
+
+def drawdown_comparison(curves: dict[str, pl.DataFrame], *, title: str | None = None,
+                        t: Translator | None = None) -> go.Figure:
+    """Several strategies' drawdowns on one chart (name -> equity frame)."""
+    fig = go.Figure()
+    for i, (name, eq) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=eq["date"].to_list(), y=eq["drawdown"].to_list(),
+                                 name=name, mode="lines",
+                                 line={"color": PALETTE[i % len(PALETTE)], "width": 1.4}))
+    fig.update_layout(title=title or _text(t, "drawdowns_compared_title"),
+                      yaxis_tickformat=".0%", hovermode="x unified", **_LAYOUT)
+    return fig
+
+
+#: Dash patterns given to line traces in order, so printed reports read in black and white.
+PRINT_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def for_print(fig: go.Figure) -> go.Figure:
+    """The same figure with every line trace given its own dash pattern (in trace order), so
+    curves stay distinguishable on a black-and-white printout; colours are kept."""
+    lines = [tr for tr in fig.data if isinstance(tr, go.Scatter) and "lines" in (tr.mode or "")]
+    if len(lines) > 1:
+        for i, trace in enumerate(lines):
+            trace.line.dash = PRINT_DASHES[i % len(PRINT_DASHES)]
+    return fig
+
+
+def localize(fig: go.Figure, names: dict[str, str]) -> go.Figure:
+    """Rename trace names and axis / colour-bar titles found in ``names`` (English label ->
+    translated label), so the reports can show a figure's fixed labels in their language."""
+    for trace in fig.data:
+        if trace.name in names:
+            trace.name = names[trace.name]
+        bar = getattr(trace, "colorbar", None)
+        if bar is not None and bar.title is not None and bar.title.text in names:
+            bar.title.text = names[bar.title.text]
+    for key in fig.layout:
+        axis = fig.layout[key]
+        if (key.startswith(("xaxis", "yaxis")) and axis.title is not None
+                and axis.title.text in names):
+            axis.title.text = names[axis.title.text]
     return fig

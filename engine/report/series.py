@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from engine.i18n import Translator
 from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
 
 
@@ -108,15 +109,19 @@ METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def metrics_table(summaries: dict[str, dict[str, object]]) -> pl.DataFrame:
-    """Metric x strategy table of formatted values (name -> backtest summary dict)."""
+def metrics_table(summaries: dict[str, dict[str, object]], t: Translator | None = None
+                  ) -> pl.DataFrame:
+    """Metric x strategy table of formatted values (name -> backtest summary dict), metric
+    names and number formats in ``t``'s language (English by default)."""
+    t = t or Translator()
 
     def fmt(value: object, kind: str) -> str:
         if not isinstance(value, int | float) or value != value:  # None or NaN
             return "—"
-        return f"{value:.2%}" if kind == "pct" else f"{value:.2f}"
+        return t.percent(float(value), 2) if kind == "pct" else t.number(float(value), 2)
 
-    rows: dict[str, list[str]] = {"metric": [label for _, label, _ in METRIC_ROWS]}
+    rows: dict[str, list[str]] = {t("figures.metric"): [t(f"figures.metric_{key}")
+                                                       for key, _, _ in METRIC_ROWS]}
     for name, summary in summaries.items():
         rows[name] = [fmt(summary.get(key), kind) for key, _, kind in METRIC_ROWS]
     return pl.DataFrame(rows)
@@ -145,3 +150,84 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
     if not isinstance(elapsed, int | float) or not isinstance(eta, int | float):
         return 0.0
     return float(min(1.0, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
+
+
+def zoo_table(zoo: object, labels: dict[str, str]) -> pl.DataFrame:
+    """One row per zoo factor: label, formula, fitness and its train/valid/test IC, RankIC,
+    ICIR, RankICIR (columns ``train_ic`` ...; segments a run did not score are left out)."""
+    factors = getattr(zoo, "factors", ())
+    segments = [seg for seg in ("train", "valid", "test")
+                if any(seg in f.metrics for f in factors)]
+    rows = []
+    for f in factors:
+        row: dict[str, object] = {"label": labels.get(f.formula, ""), "formula": f.formula,
+                                  "fitness": f.fitness}
+        for seg in segments:
+            for key in ("ic", "rank_ic", "icir", "rank_icir"):
+                value = f.metrics.get(seg, {}).get(key)
+                row[f"{seg}_{key}"] = None if value is None else float(value)
+        rows.append(row)
+    schema = {"label": pl.Utf8, "formula": pl.Utf8, "fitness": pl.Float64,
+              **{f"{seg}_{key}": pl.Float64 for seg in segments
+                 for key in ("ic", "rank_ic", "icir", "rank_icir")}}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def runs_table(records: Sequence[object], status: object, t: Translator | None = None
+               ) -> pl.DataFrame:
+    """Past mining runs: id, status (via ``status(run_id)``), generator, fitness, dataset,
+    seed, start and end time — newest first as given."""
+    t = t or Translator()
+    rows = []
+    for r in records:
+        config = getattr(r, "config", {}) or {}
+        rows.append({
+            t("figures.run_id"): r.run_id,  # type: ignore[attr-defined]
+            t("figures.run_status"): t("mining.status_" + status(r.run_id)),  # type: ignore
+            t("figures.run_generator"): str(config.get("generator", "")),
+            t("figures.run_fitness"): str(config.get("fitness", "")),
+            t("figures.run_dataset"): str(getattr(r, "dataset", "") or ""),
+            t("figures.run_seed"): getattr(r, "seed", None),
+            t("figures.run_started"): str(getattr(r, "started", "") or "")[:19],
+            t("figures.run_ended"): str(getattr(r, "ended", "") or "")[:19],
+        })
+    return pl.DataFrame(rows)
+
+
+def factor_stats(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """The report's factor table: per factor (in ``labels`` order) its label, formula, the sign
+    it was used with, the look-back IC / ICIR / RankIC / RankICIR the combiner saw (mean over
+    the scored days), the share of days active, mean and max |weight| when active and the
+    days its sign was flipped.
+
+    ``sign`` is "+" or "-" when at least 90 % of the active days' coefficients share that
+    sign, "±" when the sign changed over time, and "" when the factor was never active.
+    """
+    stats = weights.group_by("factor").agg(
+        *(pl.col(c).fill_nan(None).mean().alias(c) for c in ("ic", "icir", "rank_ic",
+                                                             "rank_icir")),
+        pl.col("active").mean().alias("active_share"),
+        (pl.col("coef") > 0).filter(pl.col("active")).mean().alias("positive_share"),
+        pl.col("coef").filter(pl.col("active")).abs().mean().alias("mean_abs_weight"),
+        pl.col("coef").filter(pl.col("active")).abs().max().alias("max_abs_weight"),
+        pl.col("flipped").filter(pl.col("active")).sum().alias("days_flipped"),
+    )
+    order = pl.DataFrame({"factor": list(labels), "label": list(labels.values())})
+    share = pl.col("positive_share")
+    sign = (pl.when(share.is_null()).then(pl.lit(""))
+            .when(share >= 0.9).then(pl.lit("+"))
+            .when(share <= 0.1).then(pl.lit("-"))
+            .otherwise(pl.lit("±")))
+    return order.join(stats, on="factor", how="left").select(
+        "label", pl.col("factor").alias("formula"), sign.alias("sign"), "ic", "icir",
+        "rank_ic", "rank_icir", pl.col("active_share").fill_null(0.0), "mean_abs_weight",
+        "max_abs_weight", pl.col("days_flipped").fill_null(0))
+
+
+def monthly_weights(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
+    """Month x factor-label table of mean coefficients (0 on inactive days): the weights
+    history at a resolution a printed page can show. Columns: month (first day), labels."""
+    grid = weights_grid(weights, labels)
+    cols = [c for c in grid.columns if c not in ("date", "n_active")]
+    return (grid.group_by(pl.col("date").dt.truncate("1mo").alias("month"))
+            .agg(pl.col(cols).mean()).sort("month"))

@@ -66,3 +66,76 @@ def test_bad_dates_are_refused(home: Path) -> None:
     at.run()
     assert not at.exception, at.exception
     assert at.error, "overlapping ranges must be refused with a message"
+
+
+def _fake_run(home: Path, status: str, *, error: str | None = None, alive: bool = False,
+              checkpoint: bool = False) -> str:
+    """A mining run record in the given state, without running anything."""
+    import json
+    import os
+
+    from engine.mining import worker
+    from engine.store.project import Project, append_progress
+
+    project, _, _ = ensure_demo(home / "projects" / "demo",
+                                SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    record = project.new_run(worker.RUN_KIND, preset("laptop").to_dict(), seed=0,
+                             dataset="demo")
+    append_progress(project, record.run_id, {"event": "round", "round": 2, "evaluated": 1234,
+                                             "zoo_size": 3, "best_fitness": 0.05,
+                                             "median_fitness": 0.02, "share_valid": 0.9,
+                                             "share_new": 0.5, "elapsed_s": 60.0,
+                                             "eta_s": 120.0, "admitted": ["Abs($close)"]})
+    if status != "running":
+        project.save_record(record.finished(status, error=error))
+    if alive:  # this test process stands in for the worker
+        (project.run_dir(record.run_id) / worker.PID_FILE).write_text(
+            json.dumps({"pid": os.getpid()}))
+    if checkpoint:
+        (project.run_dir(record.run_id) / worker.CHECKPOINT_FILE).write_bytes(b"x")
+    assert Project.exists(project.root)
+    return record.run_id
+
+
+def test_run_in_progress_shows_progress_and_cancel(home: Path) -> None:
+    _fake_run(home, "running", alive=True)
+    at = _page(home)
+    assert any(m.label == "Status" and m.value == "running" for m in at.metric)
+    assert any(m.label == "Formulas evaluated" and m.value == "1,234" for m in at.metric)
+    assert any(m.label == "Time left" and m.value == "2 min 0 s" for m in at.metric)
+    assert [b for b in at.button if b.key == "cancel"], "a running run can be cancelled"
+    assert not [b for b in at.button if b.key == "resume"]
+
+
+def test_cancelled_run_offers_resume(home: Path) -> None:
+    _fake_run(home, "cancelled", checkpoint=True)
+    at = _page(home)
+    assert any(m.label == "Status" and m.value == "cancelled" for m in at.metric)
+    assert [b for b in at.button if b.key == "resume"]
+    assert any("Resume run" in i.value for i in at.info)
+
+
+def test_failed_run_shows_the_engine_message(home: Path) -> None:
+    _fake_run(home, "failed", error="dataset 'demo' changed since the run started")
+    at = _page(home)
+    assert any(m.label == "Status" and m.value == "failed" for m in at.metric)
+    assert any("dataset 'demo' changed" in e.value for e in at.error)
+
+
+def test_killed_run_shows_as_stopped(home: Path) -> None:
+    _fake_run(home, "running", alive=False, checkpoint=True)
+    at = _page(home)
+    assert any(m.label == "Status" and m.value == "stopped" for m in at.metric)
+    assert at.warning and [b for b in at.button if b.key == "resume"]
+
+
+def test_mining_page_in_korean(home: Path) -> None:
+    _fake_run(home, "failed", error="boom")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["af_lang"] = "ko"
+    at.run()
+    at.switch_page("pages/mining.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "팩터 마이닝"
+    assert any(m.label == "상태" and m.value == "실패" for m in at.metric)
