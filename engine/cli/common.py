@@ -12,10 +12,12 @@ from engine.store.project import Project, default_project_path
 
 @dataclass(frozen=True)
 class Output:
-    """What a command returns: data for ``--json`` and text for people."""
+    """What a command returns: data for ``--json``, text for people and the exit status
+    (0; `rerun` returns 1 when the re-run differs)."""
 
     data: Any
     text: str
+    exit_code: int = 0
 
 
 def project_path(args: argparse.Namespace) -> Path:
