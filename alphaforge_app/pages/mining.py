@@ -16,6 +16,7 @@ from engine.mining.config import MiningConfig, preset
 from engine.mining.zoo import FactorSet
 from engine.report import figures, series
 from engine.store import atomic
+from engine.store.bundle import bundle_bytes
 from engine.store.project import read_progress
 
 st.title(t("mining.title"))
@@ -203,4 +204,14 @@ with st.expander(t("mining.past_runs")):
             st.rerun()
         except AlphaForgeError as exc:
             st.error(error_text(exc))
+    if record.status == "done" and st.button(t("mining.bundle"), help=t("mining.bundle_help"),
+                                             key="bundle"):
+        try:
+            st.session_state["af_bundle"] = (run_id, bundle_bytes(project, run_id=run_id))
+        except AlphaForgeError as exc:
+            st.error(error_text(exc))
+    ready = st.session_state.get("af_bundle")
+    if ready and ready[0] == run_id:
+        st.download_button(t("mining.bundle_download"), ready[1], f"{run_id}.zip",
+                           "application/zip", key="bundle_dl")
     st.json(dict(record.config), expanded=False)

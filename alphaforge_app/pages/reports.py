@@ -1,4 +1,4 @@
-"""Reports: one strategy in detail, several side by side, and downloads."""
+"""Reports: one strategy in detail, several side by side, and downloads (data, charts, PDF)."""
 
 from __future__ import annotations
 
@@ -7,71 +7,91 @@ import json
 import streamlit as st
 
 from alphaforge_app import state
+from alphaforge_app.i18n import error_text, language, t, translator
+from engine.errors import AlphaForgeError
 from engine.report import export, figures, series
-from engine.store.strategies import load_strategy, strategy_names
+from engine.store.bundle import bundle_bytes
+from engine.store.strategies import StrategyFiles, load_strategy, strategy_names
 
-st.title("Reports")
+st.title(t("reports.title"))
 project = state.current_project(state.is_single_user())
 names = strategy_names(project) if project is not None else []
 if project is None or not names:
-    st.info("No strategy yet. Build one on the Combine & backtest page, then come back for "
-            "its report.")
+    st.info(t("reports.no_strategy"))
     st.stop()
 
-detail, compare, downloads = st.tabs(["Strategy report", "Compare strategies", "Downloads"])
+detail, compare, downloads = st.tabs([t("reports.tab_detail"), t("reports.tab_compare"),
+                                      t("reports.tab_downloads")])
 
 
-def _figures(strategy) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _figures(strategy: StrategyFiles) -> dict[str, object]:
     """Every chart of a strategy's report (backtest charts only when it has a backtest)."""
+    tr = translator()
     labels = series.factor_labels(strategy.info["formulas"])
     out: dict[str, object] = {
         "weights": figures.weights_heatmap(series.weights_grid(strategy.table("weights"),
-                                                               labels), labels),
-        "rank_ic": figures.ic_chart(series.rolling_ic(strategy.table("daily"))),
+                                                               labels), labels, t=tr),
+        "rank_ic": figures.ic_chart(series.rolling_ic(strategy.table("daily")), t=tr),
     }
     if strategy.backtest is not None:
         daily = strategy.table("backtest_daily")
         eq = series.equity(daily)
+        bench = strategy.backtest.get("benchmark", "equal")
         out.update({
-            "equity": figures.equity_chart(eq),
-            "drawdown": figures.drawdown_chart(eq),
+            "equity": figures.equity_chart(eq, t=tr, benchmark=None if bench == "equal"
+                                           else bench),
+            "drawdown": figures.drawdown_chart(eq, t=tr),
+            "rolling_sharpe": figures.rolling_sharpe_chart(series.rolling_sharpe(daily), t=tr),
             "monthly": figures.monthly_heatmap(series.monthly_grid(
-                strategy.backtest["summary"]["monthly"])),
-            "turnover": figures.turnover_chart(eq),
+                strategy.backtest["summary"]["monthly"]), t=tr),
+            "turnover": figures.turnover_chart(eq, t=tr),
         })
     return out
 
 
 with detail:
-    name = st.selectbox("Strategy", names, key="report_strategy")
+    name = st.selectbox(t("reports.strategy"), names, key="report_strategy")
     strategy = load_strategy(project, name)
     info = strategy.info
-    st.markdown(f"**{name}** — {info['config']['method']} combination of "
-                f"{len(info['formulas'])} factors from `{info['factor_set']}` on dataset "
-                f"`{info['dataset']}`, test {info['test'][0]} .. {info['test'][1]}")
+    st.markdown(t("reports.summary_line", name=name,
+                  method=t(f"combine.method_{info['config']['method']}"),
+                  count=len(info["formulas"]), factor_set=info["factor_set"],
+                  dataset=info["dataset"], start=translator().date(info["test"][0]),
+                  end=translator().date(info["test"][1])))
     s = info["summary"]
+    tr = translator()
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Mega-Alpha IC", f"{s['ic']:.4f}")
-    c2.metric("ICIR", f"{s['icir']:.2f}")
-    c3.metric("RankIC", f"{s['rank_ic']:.4f}")
-    c4.metric("RankICIR", f"{s['rank_icir']:.2f}")
+    c1.metric(t("reports.mega_alpha_ic"), tr.number(s["ic"], 4), help=t("combine.ic_help"))
+    c2.metric("ICIR", tr.number(s["icir"], 2), help=t("combine.icir_help"))
+    c3.metric("RankIC", tr.number(s["rank_ic"], 4), help=t("combine.rank_ic_help"))
+    c4.metric("RankICIR", tr.number(s["rank_icir"], 2), help=t("combine.icir_help"))
     charts = _figures(strategy)
     if strategy.backtest is None:
-        st.info("This strategy has no backtest yet (Combine & backtest → Backtest).")
+        st.info(t("reports.no_backtest"))
     else:
-        st.dataframe(series.metrics_table({name: strategy.backtest["summary"]}),
+        st.dataframe(series.metrics_table({name: strategy.backtest["summary"]}, tr),
                      hide_index=True, use_container_width=True)
-        for key in ("equity", "drawdown", "monthly", "turnover"):
+        for key in ("equity", "drawdown", "rolling_sharpe", "monthly", "turnover"):
             st.plotly_chart(charts[key], use_container_width=True)
     st.plotly_chart(charts["weights"], use_container_width=True)
     st.plotly_chart(charts["rank_ic"], use_container_width=True)
-    st.subheader("Factors")
+    st.subheader(t("reports.factors"))
     labels = series.factor_labels(info["formulas"])
     st.dataframe(series.factor_table(strategy.table("weights"), labels), hide_index=True,
                  use_container_width=True,
-                 column_config={"active_share": st.column_config.NumberColumn(format="percent"),
-                                "formula": st.column_config.TextColumn(width="large")})
-    with st.expander("Configuration (reproducibility)"):
+                 column_config={
+                     "label": st.column_config.TextColumn(t("reports.col_label")),
+                     "formula": st.column_config.TextColumn(t("reports.col_formula"),
+                                                            width="large"),
+                     "active_share": st.column_config.NumberColumn(
+                         t("reports.col_active_share"), format="percent",
+                         help=t("reports.col_active_share_help")),
+                     "mean_abs_weight": st.column_config.NumberColumn(
+                         t("reports.col_mean_abs_weight"), format="%.4f"),
+                     "days_flipped": st.column_config.NumberColumn(
+                         t("reports.col_days_flipped"), help=t("reports.col_days_flipped_help")),
+                 })
+    with st.expander(t("reports.configuration")):
         st.json({k: v for k, v in info.items() if k not in ("summary",)}, expanded=False)
         if strategy.backtest is not None:
             st.json(strategy.backtest["config"], expanded=False)
@@ -79,22 +99,80 @@ with detail:
 with compare:
     tested = [n for n in names if load_strategy(project, n).backtest is not None]
     if len(tested) < 2:
-        st.info("Backtest at least two strategies to compare them (e.g. the dynamic Mega-Alpha "
-                "against an equal-weight one).")
+        st.info(t("reports.compare_need_two"))
     else:
-        picked = st.multiselect("Strategies", tested, default=tested[:3])
+        picked = st.multiselect(t("reports.strategies"), tested, default=tested[:3])
         if picked:
+            tr = translator()
             loaded = {n: load_strategy(project, n) for n in picked}
             st.dataframe(series.metrics_table({n: s.backtest["summary"]
-                                               for n, s in loaded.items()}),
+                                               for n, s in loaded.items()}, tr),
                          hide_index=True, use_container_width=True)
             curves = {n: series.equity(s.table("backtest_daily")) for n, s in loaded.items()}
-            st.plotly_chart(figures.equity_comparison(curves), use_container_width=True)
+            st.plotly_chart(figures.equity_comparison(curves, t=tr), use_container_width=True)
+            st.plotly_chart(figures.drawdown_comparison(curves, t=tr), use_container_width=True)
+            if st.button(t("reports.make_comparison_pdf"), key="cmp_pdf"):
+                from engine.report.pdf import build_comparison_pdf
+
+                try:
+                    with st.spinner(t("reports.making_pdf")):
+                        st.session_state["af_cmp_pdf"] = build_comparison_pdf(
+                            project, picked, lang=language())
+                except AlphaForgeError as exc:
+                    st.error(error_text(exc))
+            if st.session_state.get("af_cmp_pdf"):
+                st.download_button(t("reports.download_pdf"), st.session_state["af_cmp_pdf"],
+                                   "comparison.pdf", "application/pdf", key="cmp_pdf_dl")
 
 with downloads:
-    name = st.selectbox("Strategy", names, key="download_strategy")
+    name = st.selectbox(t("reports.strategy"), names, key="download_strategy")
     strategy = load_strategy(project, name)
-    st.markdown("**Data**")
+    st.markdown(t("reports.report_heading"))
+    c1, c2, c3 = st.columns(3)
+    author = c1.text_input(t("reports.author"), key="report_author",
+                           help=t("reports.author_help"))
+    if c2.button(t("reports.make_pdf"), type="primary", key="make_pdf"):
+        from engine.report.pdf import build_pdf
+
+        try:
+            with st.spinner(t("reports.making_pdf")):
+                st.session_state["af_pdf"] = (name, build_pdf(project, name, lang=language(),
+                                                              author=author or None))
+        except AlphaForgeError as exc:
+            st.error(error_text(exc))
+    if c3.button(t("reports.make_html"), key="make_html"):
+        from engine.report.html import build_html
+
+        try:
+            with st.spinner(t("reports.making_html")):
+                st.session_state["af_html"] = (name, build_html(project, name, lang=language(),
+                                                                author=author or None))
+        except AlphaForgeError as exc:
+            st.error(error_text(exc))
+    pdf = st.session_state.get("af_pdf")
+    if pdf and pdf[0] == name:
+        c2.download_button(t("reports.download_pdf"), pdf[1], f"{name}.pdf",
+                           "application/pdf", key="pdf_dl")
+    page = st.session_state.get("af_html")
+    if page and page[0] == name:
+        c3.download_button(t("reports.download_html"), page[1], f"{name}.html", "text/html",
+                           key="html_dl")
+
+    with_data = st.checkbox(t("reports.bundle_with_data"), key="bundle_data",
+                            help=t("reports.bundle_with_data_help"))
+    if st.button(t("reports.bundle"), help=t("reports.bundle_help"), key="bundle"):
+        try:
+            with st.spinner(t("reports.bundling")):
+                st.session_state["af_sbundle"] = (name, bundle_bytes(
+                    project, strategy=name, with_data=with_data))
+        except AlphaForgeError as exc:
+            st.error(error_text(exc))
+    ready = st.session_state.get("af_sbundle")
+    if ready and ready[0] == name:
+        st.download_button(t("reports.bundle_download"), ready[1], f"{name}-bundle.zip",
+                           "application/zip", key="sbundle_dl")
+
+    st.markdown(t("reports.data_heading"))
     tables = ["scores", "weights", "daily"]
     if strategy.backtest is not None:
         tables += ["backtest_daily", "positions", "trades"]
@@ -108,9 +186,9 @@ with downloads:
                                f"{name}_{stem}.parquet", key=f"pq_{stem}")
     st.download_button("strategy.json", json.dumps(strategy.info, indent=2, default=str),
                        f"{name}_strategy.json", "application/json")
-    st.markdown("**Charts** (interactive HTML works offline; PNG needs Chromium or Chrome)")
+    st.markdown(t("reports.charts_heading"))
     charts = _figures(strategy)
-    want_png = export.browser_available() and st.toggle("Also render PNG files (slower)")
+    want_png = export.browser_available() and st.toggle(t("reports.render_png"))
     cols = st.columns(3)
     for i, (key, fig) in enumerate(charts.items()):
         with cols[i % 3]:
@@ -121,4 +199,7 @@ with downloads:
                 if png is not None:
                     st.download_button(f"{key}.png", png, f"{name}_{key}.png", "image/png",
                                        key=f"png_{key}")
-    st.caption("The PDF report arrives with the report feature.")
+                svg = export.figure_svg(fig)
+                if svg is not None:
+                    st.download_button(f"{key}.svg", svg, f"{name}_{key}.svg",
+                                       "image/svg+xml", key=f"svg_{key}")
