@@ -15,25 +15,30 @@ if str(ROOT) not in sys.path:  # `streamlit run alphaforge_app/app.py` from a so
     sys.path.insert(0, str(ROOT))
 
 from alphaforge_app import auth, sidebar, state  # noqa: E402
+from alphaforge_app.i18n import language_switch, t  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="AlphaForge", page_icon=str(ROOT / "assets" / "logo.png"),
+st.set_page_config(page_title=t("common.app_name"), page_icon=str(ROOT / "assets" / "logo.png"),
                    layout="wide")
 
 if not auth.allowed():
-    st.navigation([st.Page(auth.gate_page, title="Welcome")], position="hidden").run()
+    st.navigation([st.Page(auth.gate_page, title=t("app.welcome"))], position="hidden").run()
 else:
     single = state.is_single_user()
+    language_switch()
     st.sidebar.image(str(ROOT / "assets" / "logo.png"), width=150)
     sidebar.project_picker(single)
     sidebar.account_box()
+    sidebar.device_caption()
     nav = st.navigation([
-        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/table_chart:"),
-        st.Page(PAGES / "mining.py", title="Factor mining", icon=":material/science:"),
-        st.Page(PAGES / "combine.py", title="Combine & backtest",
+        st.Page(PAGES / "home.py", title=t("app.page_home"), icon=":material/home:",
+                default=True),
+        st.Page(PAGES / "data.py", title=t("app.page_data"), icon=":material/table_chart:"),
+        st.Page(PAGES / "mining.py", title=t("app.page_mining"), icon=":material/science:"),
+        st.Page(PAGES / "combine.py", title=t("app.page_combine"),
                 icon=":material/stacked_line_chart:"),
-        st.Page(PAGES / "reports.py", title="Reports", icon=":material/description:"),
+        st.Page(PAGES / "reports.py", title=t("app.page_reports"),
+                icon=":material/description:"),
     ])
     nav.run()

@@ -1,4 +1,4 @@
-"""Sidebar chrome shared by every page: project switcher and account box."""
+"""Sidebar chrome shared by every page: project switcher, account box, compute device."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import shutil
 import streamlit as st
 
 from alphaforge_app import state
-from engine.errors import AlphaForgeError
+from alphaforge_app.i18n import error_text, t
+from engine.errors import AlphaForgeError, StoreError
 from engine.store.project import Project, validate_name
 
 
@@ -19,38 +20,39 @@ def project_picker(single_user: bool) -> Project | None:
         preferred = state.default_project_name()
         current = Project.open(root / (preferred if preferred in names else names[0]))
         state.set_project(current)
-    st.sidebar.markdown("### Project")
+    st.sidebar.subheader(t("sidebar.project"))
     if names:
         index = names.index(current.root.name) if current and current.root.name in names else 0
-        choice = st.sidebar.selectbox("Open project", names, index=index, key="project_select",
-                                      label_visibility="collapsed")
+        choice = st.sidebar.selectbox(t("sidebar.open_project"), names, index=index,
+                                      key="project_select", label_visibility="collapsed")
         if current is None or choice != current.root.name:
             current = Project.open(root / choice)
             state.set_project(current)
-    with st.sidebar.expander("New / rename / delete"):
+    with st.sidebar.expander(t("sidebar.manage")):
         with st.form("new_project", clear_on_submit=True):
-            new_name = st.text_input("New project name")
-            if st.form_submit_button("Create"):
+            new_name = st.text_input(t("sidebar.new_project_name"))
+            if st.form_submit_button(t("common.create")):
                 try:
                     name = validate_name(new_name, "project name")
                     if (root / name).exists():
-                        raise AlphaForgeError(f"a project named '{name}' already exists")
+                        raise StoreError(f"a project or folder named '{name}' already exists",
+                                         code="project_exists", params={"name": name})
                     state.set_project(Project.create(root / name, name=name))
                     st.rerun()
                 except AlphaForgeError as exc:
-                    st.error(str(exc))
+                    st.error(error_text(exc))
         if current is not None:
             with st.form("rename_project"):
-                renamed = st.text_input("Rename current project to", current.root.name)
-                if st.form_submit_button("Rename") and renamed != current.root.name:
+                renamed = st.text_input(t("sidebar.rename_to"), current.root.name)
+                if st.form_submit_button(t("common.rename")) and renamed != current.root.name:
                     try:
                         state.set_project(current.rename(renamed))
                         st.rerun()
                     except AlphaForgeError as exc:
-                        st.error(str(exc))
-            confirm = st.checkbox(f"Yes, delete '{current.root.name}' and all its files",
+                        st.error(error_text(exc))
+            confirm = st.checkbox(t("sidebar.confirm_delete", name=current.root.name),
                                   key="confirm_delete")
-            if st.button("Delete project", disabled=not confirm):
+            if st.button(t("sidebar.delete_project"), disabled=not confirm):
                 shutil.rmtree(current.root)
                 state.set_project(None)
                 st.rerun()
@@ -61,18 +63,27 @@ def account_box() -> None:
     user = state.current_user()
     if user is None:
         return
-    st.sidebar.markdown(f"Signed in as **{user.username}**")
-    with st.sidebar.expander("Change password"), st.form("change_password",
-                                                         clear_on_submit=True):
-        old = st.text_input("Current password", type="password")
-        new = st.text_input("New password (8+ characters)", type="password")
-        if st.form_submit_button("Change password"):
+    st.sidebar.markdown(t("sidebar.signed_in_as", name=user.username))
+    with st.sidebar.expander(t("sidebar.change_password")), st.form("change_password",
+                                                                    clear_on_submit=True):
+        old = st.text_input(t("sidebar.current_password"), type="password")
+        new = st.text_input(t("sidebar.new_password"), type="password")
+        if st.form_submit_button(t("sidebar.change_password")):
             from alphaforge_app.auth import accounts
             from engine.store.accounts import AuthError
 
             try:
                 accounts().change_password(user.username, old, new)
-                st.success("Password changed.")
+                st.success(t("sidebar.password_changed"))
             except AuthError as exc:
-                st.error(str(exc))
-    st.sidebar.button("Log out", on_click=state.set_user, args=(None,))
+                st.error(error_text(exc))
+    st.sidebar.button(t("sidebar.log_out"), on_click=state.set_user, args=(None,))
+
+
+def device_caption() -> None:
+    """One line naming the device mining computes on (GPU when torch sees one)."""
+    from engine.device import describe_device
+
+    info = describe_device()
+    key, params = info.message()
+    st.sidebar.caption(t(key, **params), help=t("device.help", torch=info.torch_version))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.data.quality import suggestion
+from alphaforge_app.i18n import issue_text, suggestion_text, t
 from engine.data.schema import REQUIRED, canonical_name
 from engine.data.validate import ValidationReport
+
+NONE = "—"  # the "not mapped" choice: a dash, the same in every language
+MAX_TICKERS_SHOWN = 30
 
 
 def column_mapping(columns: list[str], key: str) -> dict[str, str]:
@@ -15,26 +18,29 @@ def column_mapping(columns: list[str], key: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     unknown = [c for c in REQUIRED if c not in {canonical_name(h) for h in columns}]
     if columns and unknown:
-        st.caption("Some required columns were not recognised; pick them:")
+        st.caption(t("imports.pick_columns"))
         for canon in unknown:
-            choice = st.selectbox(canon, ["—", *columns], key=f"{key}_map_{canon}")
-            if choice != "—":
+            choice = st.selectbox(canon, [NONE, *columns], key=f"{key}_map_{canon}")
+            if choice != NONE:
                 mapping[choice] = canon
     return mapping
 
 
 def show_report(report: ValidationReport) -> None:
-    """Errors, then warnings (tickers and a suggestion each, in an expander), then notes."""
+    """Errors, then warnings (tickers and a suggestion each, in an expander), then notes,
+    each in the session's language."""
     for issue in report.errors:
-        st.error(issue.message)
+        st.error(issue_text(issue))
     if report.warnings:
-        with st.expander(f"{len(report.warnings)} warning(s) — the data was imported", True):
+        with st.expander(t("imports.warnings", count=len(report.warnings)), True):
             for issue in report.warnings:
-                st.warning(issue.message)
-                tip = suggestion(issue.code)
-                if tip and tip not in issue.message:
-                    st.caption(f"Suggestion: {tip}")
+                text = issue_text(issue)
+                st.warning(text)
+                tip = suggestion_text(issue.code)
+                if tip and tip not in text:
+                    st.caption(t("imports.suggestion", tip=tip))
                 if issue.tickers:
-                    st.caption("Tickers: " + ", ".join(issue.tickers[:30]))
+                    st.caption(t("imports.tickers",
+                                 tickers=", ".join(issue.tickers[:MAX_TICKERS_SHOWN])))
     for issue in report.notes:
-        st.caption(issue.message)
+        st.caption(issue_text(issue))

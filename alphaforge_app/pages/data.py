@@ -11,17 +11,23 @@ import streamlit as st
 from alphaforge_app import state
 from alphaforge_app.components.imports import column_mapping, show_report
 from alphaforge_app.components.sources import connect_source
-from engine.data.stats import describe
+from alphaforge_app.i18n import error_text, t, translator
+from engine.data.schema import DATE
+from engine.data.stats import ColumnStats, describe
 from engine.data.validate import load
 from engine.errors import AlphaForgeError, DataError
 from engine.report.figures import coverage_heatmap, price_chart
 from engine.store.project import Project, slugify
 
-st.title("Data")
+#: Text encodings offered for CSV uploads (codec names, not words to translate).
+ENCODINGS = ("utf-8", "cp949", "euc-kr", "latin-1")
+UPLOAD_TYPES = ("csv", "gz", "tsv", "txt", "parquet", "pq")
+ISO_DATE = "YYYY-MM-DD"
+
+st.title(t("data.title"))
 project = state.current_project(state.is_single_user())
 if project is None:
-    st.info("Create or open a project in the sidebar first (or start with the demo market on "
-            "the Home page).")
+    st.info(t("data.no_project"))
     st.stop()
 
 
@@ -32,15 +38,14 @@ def _frame(root: str, name: str, content_hash: str) -> pl.DataFrame:
     return Project.open(root).load_frame(name)
 
 
-with st.expander("Import a file", expanded=not project.dataset_names()):
-    uploads = st.file_uploader("CSV, CSV.GZ or Parquet files (one row per date and ticker)",
-                               type=["csv", "gz", "tsv", "txt", "parquet", "pq"],
+with st.expander(t("data.import_file"), expanded=not project.dataset_names()):
+    uploads = st.file_uploader(t("data.upload_label"), type=list(UPLOAD_TYPES),
                                accept_multiple_files=True)
-    encoding = st.selectbox("Text encoding", ["utf-8", "cp949", "euc-kr", "latin-1"],
-                            help="cp949 for Korean Excel exports")
+    encoding = st.selectbox(t("data.encoding"), ENCODINGS, help=t("data.encoding_help"))
     for upload in uploads or []:
         st.markdown(f"**{upload.name}**")
-        name = st.text_input("Dataset name", slugify(upload.name), key=f"name_{upload.name}")
+        name = st.text_input(t("data.dataset_name"), slugify(upload.name),
+                             key=f"name_{upload.name}")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / upload.name
             path.write_bytes(upload.getvalue())
@@ -50,22 +55,23 @@ with st.expander("Import a file", expanded=not project.dataset_names()):
             except pl.exceptions.PolarsError:
                 header = []
             mapping = column_mapping(header, f"upload_{upload.name}")
-            if st.button("Import", key=f"import_{upload.name}", type="primary"):
+            if st.button(t("data.import"), key=f"import_{upload.name}", type="primary"):
                 report, failure = None, None
-                with st.status(f"Importing {upload.name}...", expanded=True) as status:
+                with st.status(t("data.importing_file", file=upload.name),
+                               expanded=True) as status:
                     try:
-                        st.write("Reading and validating...")
+                        st.write(t("data.reading"))
                         dataset = load(str(path), column_map=mapping or None, encoding=encoding)
-                        st.write("Saving to the project...")
+                        st.write(t("data.saving"))
                         project.save_dataset(name, dataset)
                         report = dataset.report
-                        status.update(label=f"Imported '{name}'", state="complete")
+                        status.update(label=t("data.imported", name=name), state="complete")
                     except DataError as exc:
-                        report, failure = exc.report, str(exc)
-                        status.update(label="Import failed — nothing was saved", state="error")
+                        report, failure = exc.report, error_text(exc)
+                        status.update(label=t("data.import_failed"), state="error")
                     except AlphaForgeError as exc:
-                        failure = str(exc)
-                        status.update(label="Import failed — nothing was saved", state="error")
+                        failure = error_text(exc)
+                        status.update(label=t("data.import_failed"), state="error")
                 if report is not None:
                     show_report(report)
                 elif failure:
@@ -75,51 +81,60 @@ connect_source(project)
 
 names = project.dataset_names()
 if not names:
-    st.info("No datasets in this project yet: import a file above.")
+    st.info(t("data.no_datasets"))
     st.stop()
 
-name = st.selectbox("Dataset", names)
+tr = translator()
+name = st.selectbox(t("data.dataset"), names)
 meta = project.dataset_meta(name)
 frame = _frame(str(project.root), name, meta.content_hash)
 stats = describe(frame)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Tickers", stats.n_tickers)
-c2.metric("Trading days", stats.n_dates)
-c3.metric("Coverage", f"{stats.coverage:.1%}")
-c4.metric("Warnings", len(meta.validation.warnings))
-st.caption(f"{stats.start} .. {stats.end} · source {meta.source} · hash "
-           f"{meta.content_hash[:12]}" + (" · vwap derived as (h+l+c)/3" if meta.vwap_derived
-                                          else ""))
+c1.metric(t("data.tickers"), stats.n_tickers)
+c2.metric(t("data.trading_days"), stats.n_dates)
+c3.metric(t("data.coverage"), tr.percent(stats.coverage))
+c4.metric(t("data.warnings"), len(meta.validation.warnings))
+st.caption(t("data.dataset_caption", start=stats.start, end=stats.end, source=meta.source,
+             hash=meta.content_hash[:12])
+           + (t("data.vwap_derived") if meta.vwap_derived else ""))
 
 preview, columns, coverage, prices, report, manage = st.tabs(
-    ["Preview", "Statistics", "Coverage", "Prices", "Validation report", "Manage"])
+    [t("data.tab_preview"), t("data.tab_statistics"), t("data.tab_coverage"),
+     t("data.tab_prices"), t("data.tab_report"), t("data.tab_manage")])
 with preview:
     st.dataframe(frame.head(500), use_container_width=True, hide_index=True,
-                 column_config={"date": st.column_config.DateColumn("date", format="YYYY-MM-DD")})
+                 column_config={DATE: st.column_config.DateColumn(DATE, format=ISO_DATE)})
 with columns:
-    st.dataframe(pl.DataFrame([c.__dict__ for c in stats.columns]), use_container_width=True,
-                 hide_index=True)
+    fields = list(ColumnStats.__dataclass_fields__)
+    st.dataframe(pl.DataFrame([c.__dict__ for c in stats.columns], schema=fields),
+                 use_container_width=True, hide_index=True,
+                 column_config={f: t(f"data.stat_{f}") for f in fields})
 with coverage:
-    st.plotly_chart(coverage_heatmap(frame), use_container_width=True)
+    st.plotly_chart(coverage_heatmap(frame, title=t("data.coverage_title"),
+                                     colorbar_title=t("data.coverage_share")),
+                    use_container_width=True)
 with prices:
     tickers = sorted(frame.get_column("ticker").unique().to_list())
-    chosen = st.multiselect("Tickers", tickers, default=tickers[:3], max_selections=10)
+    chosen = st.multiselect(t("data.tickers"), tickers, default=tickers[:3], max_selections=10)
     if chosen:
-        st.plotly_chart(price_chart(frame, chosen), use_container_width=True)
+        shown = ", ".join(chosen[:5]) + (" …" if len(chosen) > 5 else "")
+        st.plotly_chart(price_chart(frame, chosen, title=t("data.price_title", tickers=shown),
+                                    yaxis_title=t("data.price_axis")),
+                        use_container_width=True)
 with report:
     show_report(meta.validation)
     if not meta.validation.warnings:
-        st.success("No warnings.")
+        st.success(t("data.no_warnings"))
 with manage:
     with st.form("rename"):
-        new = st.text_input("Rename to", name)
-        if st.form_submit_button("Rename") and new != name:
+        new = st.text_input(t("data.rename_to"), name)
+        if st.form_submit_button(t("common.rename")) and new != name:
             try:
                 project.rename_dataset(name, new)
                 st.rerun()
             except AlphaForgeError as exc:
-                st.error(str(exc))
-    sure = st.checkbox(f"Yes, delete dataset '{name}'")
-    if st.button("Delete dataset", disabled=not sure):
+                st.error(error_text(exc))
+    sure = st.checkbox(t("data.confirm_delete", name=name))
+    if st.button(t("data.delete_dataset"), disabled=not sure):
         project.delete_dataset(name)
         st.rerun()

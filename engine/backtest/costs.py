@@ -28,7 +28,8 @@ class CostModel:
             value = getattr(self, name)
             if not (np.isfinite(value) and 0 <= value < 10_000):
                 raise ConfigError(f"{name} must be a cost in basis points in [0, 10000), "
-                                  f"got {value}")
+                                  f"got {value}", code="config_cost_bps",
+                                  params={"field": name, "got": value})
 
     def cost(self, bought: np.ndarray | float, sold: np.ndarray | float) -> np.ndarray | float:
         """Cost as a fraction of portfolio value, for traded value fractions bought / sold."""

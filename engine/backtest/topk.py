@@ -68,17 +68,21 @@ class TopKConfig:
     sell_bps: float = 15.0
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.top_k >= 1, f"top_k must be at least 1, got {self.top_k}"),
-            (0 <= self.drop_n <= self.top_k,
-             f"drop_n must be between 0 and top_k ({self.top_k}), got {self.drop_n}"),
-            (self.rebalance >= 1, f"rebalance must be at least 1 day, got {self.rebalance}"),
-            (self.trade_at in TRADE_AT,
-             f"trade_at must be one of {', '.join(TRADE_AT)}, got '{self.trade_at}'"),
-        ]
-        for ok, message in checks:
+        def need(ok: bool, message: str, *, code: str, **params: object) -> None:
             if not ok:
-                raise ConfigError(f"top-k backtest: {message}")
+                raise ConfigError(f"top-k backtest: {message}", code=code, params=params)
+
+        need(self.top_k >= 1, f"top_k must be at least 1, got {self.top_k}",
+             code="config_at_least", field="top_k", min=1, got=self.top_k)
+        need(0 <= self.drop_n <= self.top_k,
+             f"drop_n must be between 0 and top_k ({self.top_k}), got {self.drop_n}",
+             code="config_between", field="drop_n", min=0, max=self.top_k, got=self.drop_n)
+        need(self.rebalance >= 1, f"rebalance must be at least 1 day, got {self.rebalance}",
+             code="config_at_least", field="rebalance", min=1, got=self.rebalance)
+        need(self.trade_at in TRADE_AT,
+             f"trade_at must be one of {', '.join(TRADE_AT)}, got '{self.trade_at}'",
+             code="config_unknown_choice", field="trade_at", value=self.trade_at,
+             choices=", ".join(TRADE_AT))
         CostModel(self.buy_bps, self.sell_bps)  # validates the cost fields
 
     @property
@@ -168,7 +172,8 @@ def signal_days(scores: np.ndarray, rebalance: int) -> tuple[int, int, np.ndarra
     (every ``rebalance`` days from the first, on days that have scores)."""
     has = np.isfinite(scores).any(1)
     if not has.any():
-        raise ConfigError("the scores have no finite value: nothing to trade")
+        raise ConfigError("the scores have no finite value: nothing to trade",
+                          code="backtest_no_scores")
     idx = np.flatnonzero(has)
     s0, s1 = int(idx[0]), int(idx[-1])
     sched = np.zeros(len(has), dtype=bool)
@@ -204,7 +209,8 @@ def simulate(
                           f"{len(dates)} dates and {len(tickers)} tickers do not match")
     s0, s1, sched = signal_days(s, cfg.rebalance)
     if s0 + 1 >= t:
-        raise ConfigError("the first score is on the last day of the data: no day to trade on")
+        raise ConfigError("the first score is on the last day of the data: no day to trade on",
+                          code="backtest_no_trading_day")
     r, tradeable = holding_returns(p)
     bench = (equal_weight_benchmark(p, uni) if benchmark is None
              else np.asarray(benchmark, dtype=np.float64))

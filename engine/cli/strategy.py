@@ -93,7 +93,8 @@ def cmd_backtest(args: argparse.Namespace) -> Output:
         f"volatility {_pct(s['annual_volatility'])}, Sharpe {s['sharpe']:.2f}",
         f"  max drawdown {_pct(s['max_drawdown'])} ({dd.get('peak_date')} .. "
         f"{dd.get('trough_date')}), turnover {_pct(s.get('turnover'))} a day",
-        f"  excess vs benchmark ({info['benchmark']}) {_pct(s.get('excess_return'))} a year, information ratio "
+        f"  excess vs benchmark ({info['benchmark']}) {_pct(s.get('excess_return'))} a year, "
+        "information ratio "
         f"{s.get('information_ratio') or float('nan'):.2f}",
         f"  daily series: {path / 'backtest_daily.parquet'}",
     ])

@@ -66,26 +66,34 @@ class CombineConfig:
     min_lookback_days: int = 20
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.method in METHODS,
-             f"unknown combination method '{self.method}'; choose one of {', '.join(METHODS)}"),
-            (self.window is None or self.window >= 1,
-             f"window must be at least 1 day (or None for all history), got {self.window}"),
-            (self.n_factors >= 1, f"n_factors must be at least 1, got {self.n_factors}"),
-            (self.rank_ic_threshold >= 0,
-             f"rank_ic_threshold must be non-negative, got {self.rank_ic_threshold}"),
-            (self.rank_icir_threshold >= 0,
-             f"rank_icir_threshold must be non-negative, got {self.rank_icir_threshold}"),
-            (self.horizon >= 1, f"horizon must be at least 1 day, got {self.horizon}"),
-            (self.price in PRICES,
-             f"target price must be one of {', '.join(PRICES)}, got '{self.price}'"),
-            (self.min_stocks >= 2, f"min_stocks must be at least 2, got {self.min_stocks}"),
-            (self.min_lookback_days >= 2,
-             f"min_lookback_days must be at least 2, got {self.min_lookback_days}"),
-        ]
-        for ok, message in checks:
+        def need(ok: bool, message: str, *, code: str, **params: Any) -> None:
             if not ok:
-                raise ConfigError(f"combination config: {message}")
+                raise ConfigError(f"combination config: {message}", code=code, params=params)
+
+        def at_least(name: str, low: int, message: str) -> None:
+            value = getattr(self, name)
+            need(value is None or value >= low, message, code="config_at_least", field=name,
+                 min=low, got=value)
+
+        need(self.method in METHODS,
+             f"unknown combination method '{self.method}'; choose one of {', '.join(METHODS)}",
+             code="config_unknown_choice", field="method", value=self.method,
+             choices=", ".join(METHODS))
+        at_least("window", 1,
+                 f"window must be at least 1 day (or None for all history), got {self.window}")
+        at_least("n_factors", 1, f"n_factors must be at least 1, got {self.n_factors}")
+        at_least("rank_ic_threshold", 0,
+                 f"rank_ic_threshold must be non-negative, got {self.rank_ic_threshold}")
+        at_least("rank_icir_threshold", 0,
+                 f"rank_icir_threshold must be non-negative, got {self.rank_icir_threshold}")
+        at_least("horizon", 1, f"horizon must be at least 1 day, got {self.horizon}")
+        need(self.price in PRICES,
+             f"target price must be one of {', '.join(PRICES)}, got '{self.price}'",
+             code="config_unknown_choice", field="price", value=self.price,
+             choices=", ".join(PRICES))
+        at_least("min_stocks", 2, f"min_stocks must be at least 2, got {self.min_stocks}")
+        at_least("min_lookback_days", 2,
+                 f"min_lookback_days must be at least 2, got {self.min_lookback_days}")
 
     @property
     def gap(self) -> int:
@@ -175,7 +183,8 @@ def prepare(
                           f"{tuple(factors.shape)}")
     k, t, n = factors.shape
     if k == 0:
-        raise ConfigError("the factor set is empty: nothing to combine")
+        raise ConfigError("the factor set is empty: nothing to combine",
+                          code="combine_no_factors")
     if tuple(target.shape) != (t, n):
         raise ConfigError(f"target shape {tuple(target.shape)} does not match the factors' "
                           f"[T, N] = {(t, n)}")

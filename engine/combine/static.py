@@ -43,7 +43,11 @@ def effective_train(prep: Prepared, days: np.ndarray, train: np.ndarray,
         raise ConfigError(
             f"static '{config.method}' combination needs at least {config.min_lookback_days} "
             f"training days with a realised target before {prep.dates[first]} - {config.gap} "
-            f"days (horizon + 1); the training days ({told}) leave {int(usable.sum())}"
+            f"days (horizon + 1); the training days ({told}) leave {int(usable.sum())}",
+            code="combine_short_training",
+            params={"method": config.method, "min": config.min_lookback_days,
+                    "first": str(prep.dates[first]), "gap": config.gap,
+                    "train": told if len(span) else "–", "usable": int(usable.sum())},
         )
     return usable
 

@@ -56,13 +56,17 @@ def _decode_check(data: bytes, path: Path, encoding: str) -> bytes:
             raise DataError(
                 f"{path.name}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
                 f"{line}). Re-save it as UTF-8, or name its encoding (e.g. --encoding cp949 for "
-                "Korean Excel exports, latin-1 for Western European ones)."
+                "Korean Excel exports, latin-1 for Western European ones).",
+                code="not_utf8",
+                params={"file": path.name, "byte": f"0x{data[exc.start]:02x}", "line": line},
             ) from None
     else:
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise DataError(f"{path.name}: cannot decode the file as {encoding}: {exc}") from None
+            raise DataError(f"{path.name}: cannot decode the file as {encoding}: {exc}",
+                            code="decode_failed", params={"file": path.name, "encoding": encoding,
+                                                          "detail": str(exc)}) from None
     return text.encode("utf-8")
 
 
@@ -73,31 +77,42 @@ def read_csv(path: Path, encoding: str = "utf-8") -> RawTable:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise DataError(f"{path.name}: not a valid gzip file ({exc})") from None
+            raise DataError(f"{path.name}: not a valid gzip file ({exc})", code="bad_gzip",
+                            params={"file": path.name, "detail": str(exc)}) from None
     if not data.strip():
-        raise DataError(f"{path.name}: the file is empty")
+        raise DataError(f"{path.name}: the file is empty", code="file_empty",
+                        params={"file": path.name})
     data = _decode_check(data, path, encoding)
     separator = "\t" if ".tsv" in path.name.lower() else _sniff_separator(data)
     try:
         frame = pl.read_csv(io.BytesIO(data), infer_schema=False, separator=separator)
     except (pl.exceptions.PolarsError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = _ragged_line(data, separator)
-        raise DataError(f"{path.name}: cannot parse the file as CSV: {where or first}") from None
+        ragged = _ragged_line(data, separator)
+        if ragged is not None:
+            line, fields, header = ragged
+            raise DataError(
+                f"{path.name}: cannot parse the file as CSV: line {line} (data row {line - 1}) "
+                f"has {fields} fields, the header has {header}", code="csv_ragged",
+                params={"file": path.name, "line": line, "row": line - 1, "fields": fields,
+                        "header": header}) from None
+        raise DataError(f"{path.name}: cannot parse the file as CSV: {first}", code="csv_parse",
+                        params={"file": path.name, "detail": first}) from None
     if frame.height == 0:
-        raise DataError(f"{path.name}: the file has a header but no data rows")
+        raise DataError(f"{path.name}: the file has a header but no data rows",
+                        code="no_data_rows", params={"file": path.name})
     frame = frame.with_columns(pl.int_range(1, frame.height + 1).cast(pl.Utf8).alias(ROW))
     return RawTable(frame=frame, source=path.name)
 
 
-def _ragged_line(data: bytes, separator: str) -> str | None:
-    """Describe the first line whose field count differs from the header's (error path only)."""
+def _ragged_line(data: bytes, separator: str) -> tuple[int, int, int] | None:
+    """(line, its field count, the header's) of the first line whose field count differs
+    from the header's (error path only)."""
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=separator)
     header = next(reader, [])
     for number, fields in enumerate(reader, start=2):
         if fields and len(fields) != len(header):
-            return (f"line {number} (data row {number - 1}) has {len(fields)} fields, "
-                    f"the header has {len(header)}")
+            return number, len(fields), len(header)
     return None
 
 
@@ -112,14 +127,18 @@ def _sniff_separator(data: bytes) -> str:
 def read_parquet(path: Path) -> RawTable:
     """Read a Parquet file (typed columns are kept; validation converts them)."""
     if path.stat().st_size == 0:
-        raise DataError(f"{path.name}: the file is empty")
+        raise DataError(f"{path.name}: the file is empty", code="file_empty",
+                        params={"file": path.name})
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path.name}: cannot read the file as Parquet: {first}") from None
+        raise DataError(f"{path.name}: cannot read the file as Parquet: {first}",
+                        code="parquet_unreadable",
+                        params={"file": path.name, "detail": first}) from None
     if frame.height == 0:
-        raise DataError(f"{path.name}: the file has no rows")
+        raise DataError(f"{path.name}: the file has no rows", code="no_rows",
+                        params={"file": path.name})
     frame = frame.with_columns(pl.int_range(1, frame.height + 1).cast(pl.Utf8).alias(ROW))
     return RawTable(frame=frame, source=path.name)
 
@@ -134,7 +153,8 @@ def read_folder(path: Path, encoding: str = "utf-8") -> RawTable:
         if p.is_file() and _suffix(p) in (*CSV_SUFFIXES, *PARQUET_SUFFIXES)
     )
     if not files:
-        raise DataError(f"{path.name}/: the folder holds no .csv or .parquet files")
+        raise DataError(f"{path.name}/: the folder holds no .csv or .parquet files",
+                        code="folder_empty", params={"folder": path.name})
     frames: list[pl.DataFrame] = []
     for file in files:
         table = read_file(file, encoding=encoding)
@@ -147,7 +167,9 @@ def read_folder(path: Path, encoding: str = "utf-8") -> RawTable:
     try:
         merged = pl.concat(frames, how="diagonal")
     except pl.exceptions.PolarsError as exc:
-        raise DataError(f"{path.name}/: the files do not share compatible columns: {exc}") from None
+        raise DataError(f"{path.name}/: the files do not share compatible columns: {exc}",
+                        code="folder_incompatible",
+                        params={"folder": path.name, "detail": str(exc)}) from None
     return RawTable(frame=merged, source=f"{path.name}/", ticker_from_filename=True)
 
 
@@ -155,7 +177,8 @@ def read_file(path: str | Path, encoding: str = "utf-8") -> RawTable:
     """Dispatch on the path: folder, Parquet or delimited text."""
     p = Path(path)
     if not p.exists():
-        raise DataError(f"{p}: no such file or folder")
+        raise DataError(f"{p}: no such file or folder", code="no_such_path",
+                        params={"path": str(p)})
     if p.is_dir():
         return read_folder(p, encoding=encoding)
     suffix = _suffix(p)
@@ -165,5 +188,6 @@ def read_file(path: str | Path, encoding: str = "utf-8") -> RawTable:
         return read_csv(p, encoding=encoding)
     raise DataError(
         f"{p.name}: unsupported file type '{suffix or '(none)'}'; use .csv, .csv.gz, .tsv, "
-        ".parquet or a folder of per-ticker .csv files"
+        ".parquet or a folder of per-ticker .csv files",
+        code="unsupported_type", params={"file": p.name, "suffix": suffix or "–"},
     )

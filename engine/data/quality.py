@@ -27,6 +27,13 @@ from engine.data.schema import DATE, TICKER, UNIVERSE
 
 MAX_SHOWN = 5
 #: price ratio after/before -> what it looks like (n:1 split, 1:n reverse split, 3:2 split)
+#: the same ratios as language-neutral "n:m" labels (the app words them per language)
+SPLIT_LABELS: dict[float, tuple[str, str]] = {
+    1 / 2: ("split", "2:1"), 1 / 3: ("split", "3:1"), 2 / 3: ("split", "3:2"),
+    1 / 4: ("split", "4:1"), 1 / 5: ("split", "5:1"), 1 / 10: ("split", "10:1"),
+    2.0: ("reverse", "1:2"), 3.0: ("reverse", "1:3"), 4.0: ("reverse", "1:4"),
+    5.0: ("reverse", "1:5"), 10.0: ("reverse", "1:10"),
+}
 SPLIT_RATIOS: dict[float, str] = {
     1 / 2: "2:1 split", 1 / 3: "3:1 split", 2 / 3: "3:2 split", 1 / 4: "4:1 split",
     1 / 5: "5:1 split", 1 / 10: "10:1 split", 2.0: "1:2 reverse split",
@@ -44,6 +51,7 @@ COPIED_DAY_SHARE = 0.9
 CALENDAR_HOLE_DAYS = 14
 MISSING_SHARE = 0.2
 FIXED_HOLIDAYS: dict[tuple[int, int], str] = {(1, 1): "New Year's Day", (12, 25): "Christmas Day"}
+HOLIDAY_KINDS: dict[tuple[int, int], str] = {(1, 1): "new_year", (12, 25): "christmas"}
 
 SUGGESTIONS: dict[str, str] = {
     "survivorship_bias": "add an 'in_universe' column with point-in-time index membership, or "
@@ -88,6 +96,11 @@ def _shown(values: list[Any], total: int | None = None) -> str:
     return text + (f" (+{total - MAX_SHOWN} more)" if total > MAX_SHOWN else "")
 
 
+def _more(total: int) -> int:
+    """How many entries a message leaves out after the first ``MAX_SHOWN``."""
+    return max(0, total - MAX_SHOWN)
+
+
 def _warn(sink: Sink, code: str, message: str, **kw: Any) -> None:
     sink.add("warning", code, f"{message}. Suggestion: {SUGGESTIONS[code]}", **kw)
 
@@ -108,7 +121,9 @@ def _check_survivorship(frame: pl.DataFrame, sink: Sink) -> None:
           f"possible survivorship bias: all {len(tickers)} tickers ({_shown(tickers)}) have data "
           f"on the last day, {last_day}, and there is no membership column, so names that were "
           "delisted or left the index during the sample are probably missing and backtests "
-          "look better than they were", tickers=tuple(tickers[:MAX_SHOWN]), count=len(tickers))
+          "look better than they were", tickers=tuple(tickers[:MAX_SHOWN]), count=len(tickers),
+          params={"count": len(tickers), "tickers": tickers[:MAX_SHOWN],
+                  "more": _more(len(tickers)), "last_day": str(last_day)})
 
 
 # --------------------------------------------------------------------------- splits, dividends
@@ -138,7 +153,8 @@ def _check_splits(moves: pl.DataFrame, sink: Sink) -> None:
             ((pl.col("_ratio") / ratio - 1).abs() < SPLIT_TOLERANCE)
             & ((pl.col("_gap") / ratio - 1).abs() < SPLIT_OPEN_TOLERANCE)
         )
-        hits += [{**r, "what": what} for r in near.iter_rows(named=True)]
+        hits += [{**r, "what": what, "label": SPLIT_LABELS[ratio]}
+                 for r in near.iter_rows(named=True)]
     if not hits:
         return
     hits.sort(key=lambda r: (r[DATE], r[TICKER]))
@@ -148,7 +164,10 @@ def _check_splits(moves: pl.DataFrame, sink: Sink) -> None:
     _warn(sink, "split_suspected",
           f"{len(hits)} suspected unadjusted split(s) or share distribution(s): the price jumps "
           f"overnight by a split ratio in both 'open' and 'close': {_shown(shown)}",
-          column="close", tickers=tuple(tickers), count=len(hits))
+          column="close", tickers=tuple(tickers), count=len(hits),
+          params={"count": len(hits), "more": _more(len(hits)), "items": [
+              {"kind": r["label"][0], "ratio_text": r["label"][1], "ticker": r[TICKER],
+               "ratio": r["_ratio"], "date": str(r[DATE])} for r in hits[:MAX_SHOWN]]})
 
 
 def _quarterly_drops(gap: np.ndarray) -> tuple[list[int], float, float]:
@@ -190,7 +209,10 @@ def _check_dividends(moves: pl.DataFrame, sink: Sink) -> None:
     _warn(sink, "dividend_suspected",
           f"{len(found)} ticker(s) drop overnight by a similar amount about every quarter, as "
           f"unadjusted ex-dividend days do: {_shown(shown)}",
-          column="open", tickers=tuple(t for t, *_ in found), count=len(found))
+          column="open", tickers=tuple(t for t, *_ in found), count=len(found),
+          params={"count": len(found), "more": _more(len(found)), "items": [
+              {"ticker": t, "drops": n, "size": size, "first": str(first)}
+              for t, n, size, first in found[:MAX_SHOWN]]})
 
 
 # --------------------------------------------------------------------------- calendar
@@ -203,14 +225,20 @@ def _check_calendar(frame: pl.DataFrame, sink: Sink) -> None:
         shown = [f"{d} ({d.strftime('%a')})" for d in weekend]
         _warn(sink, "calendar_weekend",
               f"{len(weekend)} trading day(s) fall on a weekend: {_shown(shown)}",
-              column=DATE, count=len(weekend))
+              column=DATE, count=len(weekend),
+              params={"count": len(weekend), "more": _more(len(weekend)), "items": [
+                  {"kind": "sat" if d.weekday() == 5 else "sun", "date": str(d)}
+                  for d in weekend[:MAX_SHOWN]]})
     holidays = [(d, FIXED_HOLIDAYS[(d.month, d.day)]) for d in days.to_list()
                 if (d.month, d.day) in FIXED_HOLIDAYS]
     if holidays:
         shown = [f"{d} ({name})" for d, name in holidays]
         _warn(sink, "calendar_holiday",
               f"{len(holidays)} trading day(s) on dates most exchanges are closed: "
-              f"{_shown(shown)}", column=DATE, count=len(holidays))
+              f"{_shown(shown)}", column=DATE, count=len(holidays),
+              params={"count": len(holidays), "more": _more(len(holidays)), "items": [
+                  {"kind": HOLIDAY_KINDS[(d.month, d.day)], "date": str(d)}
+                  for d, _ in holidays[:MAX_SHOWN]]})
     diffs = days.diff().dt.total_days()
     holes = [(days[i - 1], days[i], int(diffs[i])) for i in range(1, days.len())
              if diffs[i] is not None and diffs[i] > CALENDAR_HOLE_DAYS]
@@ -218,7 +246,10 @@ def _check_calendar(frame: pl.DataFrame, sink: Sink) -> None:
         shown = [f"{a} .. {b} ({n} calendar days)" for a, b, n in holes]
         _warn(sink, "calendar_hole",
               f"{len(holes)} hole(s) of more than {CALENDAR_HOLE_DAYS} calendar days between "
-              f"trading days: {_shown(shown)}", column=DATE, count=len(holes))
+              f"trading days: {_shown(shown)}", column=DATE, count=len(holes),
+              params={"count": len(holes), "limit": CALENDAR_HOLE_DAYS, "more": _more(len(holes)),
+                      "items": [{"start": str(a), "end": str(b), "days": n}
+                                for a, b, n in holes[:MAX_SHOWN]]})
 
 
 def _check_copied_days(frame: pl.DataFrame, sink: Sink) -> None:
@@ -238,7 +269,10 @@ def _check_copied_days(frame: pl.DataFrame, sink: Sink) -> None:
                  for r in copied.iter_rows(named=True)]
         _warn(sink, "calendar_copied_day",
               f"{copied.height} day(s) repeat the previous trading day's prices for nearly every "
-              f"ticker (a duplicated day): {_shown(shown)}", column=DATE, count=copied.height)
+              f"ticker (a duplicated day): {_shown(shown)}", column=DATE, count=copied.height,
+              params={"count": copied.height, "more": _more(copied.height), "items": [
+                  {"date": str(r[DATE]), "share": r["share"], "tickers": r["n"]}
+                  for r in copied.head(MAX_SHOWN).iter_rows(named=True)]})
 
 
 # --------------------------------------------------------------------------- cross-section
@@ -281,7 +315,11 @@ def _check_cross_section(frame: pl.DataFrame, sink: Sink) -> None:
     _warn(sink, "cross_section_missing",
           f"on {bad.height} day(s) more than {MISSING_SHARE:.0%} of the listed tickers have no "
           f"close (mean over all days {mean:.1%}); worst: {_shown(shown, bad.height)}",
-          column="close", count=bad.height)
+          column="close", count=bad.height,
+          params={"count": bad.height, "threshold": MISSING_SHARE, "mean": mean,
+                  "more": _more(bad.height), "items": [
+                      {"date": str(r[DATE]), "share": r["missing_share"], "listed": r["listed"]}
+                      for r in bad.head(MAX_SHOWN).iter_rows(named=True)]})
 
 
 # --------------------------------------------------------------------------- entry point

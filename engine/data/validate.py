@@ -43,7 +43,13 @@ DATE_FORMATS = (
 
 @dataclass(frozen=True)
 class Issue:
-    """One finding. ``rows`` are data-row references (1-based, ``file:row`` for folders)."""
+    """One finding. ``rows`` are data-row references (1-based, ``file:row`` for folders).
+
+    ``message`` is the English text (CLI, logs); ``params`` are the values it names, as plain
+    JSON values, so the app can render ``validation.<code>`` in the user's language (lists of
+    dicts are the shown examples, ``more`` how many were left out; see ``engine.i18n.render``).
+    Reports saved before params existed have none and are shown in English.
+    """
 
     level: Level
     code: str
@@ -52,6 +58,7 @@ class Issue:
     rows: tuple[str, ...] = ()
     tickers: tuple[str, ...] = ()
     count: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,8 @@ class ValidationReport:
         if self.errors:
             head = "; ".join(i.message for i in self.errors[:3])
             more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
-            raise DataError(f"{head}{more}", report=self)
+            raise DataError(f"{head}{more}", report=self, code="validation_failed",
+                            params={"source": self.source, "count": len(self.errors)})
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,9 @@ class _Findings:
     notes: list[Issue] = field(default_factory=list)
 
     def add(self, level: Level, code: str, message: str, **kw: Any) -> None:
-        issue = Issue(level=level, code=code, message=f"{self.source}: {message}", **kw)
+        params = {"source": self.source, **kw.pop("params", {})}
+        issue = Issue(level=level, code=code, message=f"{self.source}: {message}",
+                      params=params, **kw)
         {"error": self.errors, "warning": self.warnings, "note": self.notes}[level].append(issue)
 
     def report(self) -> ValidationReport:
@@ -141,6 +151,11 @@ def _shown(values: list[Any], total: int | None = None) -> str:
     return text + (f" (+{total - MAX_SHOWN} more)" if total > MAX_SHOWN else "")
 
 
+def _more(total: int) -> int:
+    """How many entries a message leaves out after the first ``MAX_SHOWN``."""
+    return max(0, total - MAX_SHOWN)
+
+
 # --------------------------------------------------------------------------- columns
 
 
@@ -154,7 +169,8 @@ def _map_columns(
             f.add("error", "unknown_mapped_column",
                   f"column mapping names column '{src}', which the file does not have "
                   f"(columns: {', '.join(c for c in frame.columns if not c.startswith('_'))})",
-                  column=src)
+                  column=src, params={"column": src, "columns": [
+                      c for c in frame.columns if not c.startswith("_")]})
     mapping: dict[str, str] = {}
     claimed: dict[str, str] = {}
     for col in frame.columns:
@@ -164,7 +180,8 @@ def _map_columns(
         if canon in claimed:
             f.add("error", "ambiguous_column",
                   f"columns '{claimed[canon]}' and '{col}' both map to '{canon}'; "
-                  "drop one or map the columns explicitly", column=col)
+                  "drop one or map the columns explicitly", column=col,
+                  params={"first": claimed[canon], "second": col, "target": canon})
             continue
         claimed[canon] = col
         mapping[col] = canon
@@ -174,14 +191,16 @@ def _map_columns(
     missing = [c for c in REQUIRED if c not in claimed]
     if missing:
         found = [c for c in frame.columns if not c.startswith("_")]
-        hints = []
+        hints, items = [], []
         for m in missing:
             close = difflib.get_close_matches(m, [c.lower() for c in found], n=1, cutoff=0.6)
             hints.append(f"'{m}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            items.append({"kind": "hint", "column": m, "close": close[0]} if close else
+                         {"kind": "plain", "column": m})
         f.add("error", "missing_column",
               f"missing required column(s) {', '.join(hints)}; found columns: "
               f"{', '.join(found) or '(none)'}. Rename them or map them explicitly.",
-              column=missing[0])
+              column=missing[0], params={"items": items, "found": found or ["–"]})
     return None if f.errors else mapping
 
 
@@ -217,7 +236,10 @@ def _parse_dates(col: pl.Series, rows: pl.Series, f: _Findings, name: str) -> pl
         f.add("error", "bad_date",
               f"column '{name}': {len(bad_rows)} value(s) are not dates (row {_shown(bad_rows)}: "
               f"{_shown([repr(v) for v in bad_vals])}); use YYYY-MM-DD",
-              column=name, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows))
+              column=name, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
+              params={"column": name, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
+                      "values": [repr(v) for v in bad_vals[:MAX_SHOWN]],
+                      "more": _more(len(bad_rows))})
         return None
     return parsed
 
@@ -262,7 +284,9 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
         f.add("error", "missing_ticker",
               f"column '{ticker_src}': {len(bad_rows)} row(s) have no ticker (row "
               f"{_shown(bad_rows)})", column=ticker_src, rows=tuple(bad_rows[:MAX_SHOWN]),
-              count=len(bad_rows))
+              count=len(bad_rows), params={"column": ticker_src, "count": len(bad_rows),
+                                           "rows": bad_rows[:MAX_SHOWN],
+                                           "more": _more(len(bad_rows))})
     out[TICKER] = tickers.alias(TICKER)
     for src, canon in mapping.items():
         if canon in (DATE, TICKER):
@@ -275,13 +299,17 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
             known = canon in REQUIRED or canon in ("vwap", "amount", "adj_close", UNIVERSE)
             if not known and bad.sum() == col.is_not_null().sum():
                 f.add("warning", "text_column_ignored",
-                      f"column '{src}' holds text, not numbers, and is ignored", column=src)
+                      f"column '{src}' holds text, not numbers, and is ignored", column=src,
+                      params={"column": src})
                 continue
             kind = "true/false" if canon == UNIVERSE else "numbers"
-            f.add("error", "not_numeric",
+            f.add("error", "not_boolean" if canon == UNIVERSE else "not_numeric",
                   f"column '{src}': {len(bad_rows)} value(s) are not {kind} (row "
                   f"{_shown(bad_rows)}: {_shown([repr(v) for v in bad_vals])})",
-                  column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows))
+                  column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
+                  params={"column": src, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
+                          "values": [repr(v) for v in bad_vals[:MAX_SHOWN]],
+                          "more": _more(len(bad_rows))})
             continue
         out[canon] = values.alias(canon)
     if f.errors:
@@ -305,7 +333,10 @@ def _check_duplicates(frame: pl.DataFrame, f: _Findings) -> None:
               f"{dup.height} (date, ticker) pair(s) appear more than once: "
               f"{_shown(shown, dup.height)}",
               rows=tuple(r for rs in dup.get_column(ROW).head(MAX_SHOWN).to_list() for r in rs),
-              tickers=tuple(dup.get_column(TICKER).head(MAX_SHOWN).to_list()), count=dup.height)
+              tickers=tuple(dup.get_column(TICKER).head(MAX_SHOWN).to_list()), count=dup.height,
+              params={"count": dup.height, "more": _more(dup.height), "items": [
+                  {"ticker": r[TICKER], "date": str(r[DATE]), "rows": ", ".join(r[ROW][:3])}
+                  for r in _head(dup)]})
 
 
 def _check_size(frame: pl.DataFrame, f: _Findings, horizon: int) -> None:
@@ -313,14 +344,15 @@ def _check_size(frame: pl.DataFrame, f: _Findings, horizon: int) -> None:
     if n_tickers < 2:
         f.add("error", "too_few_tickers",
               f"only {n_tickers} ticker(s); cross-sectional factors need at least 2 "
-              "(is the ticker column right?)", column=TICKER)
+              "(is the ticker column right?)", column=TICKER, params={"count": n_tickers})
     n_dates = frame.get_column(DATE).n_unique()
     need = horizon + 2 + MIN_SCORED_DAYS
     if n_dates < need:
         f.add("error", "too_few_dates",
               f"only {n_dates} trading day(s); with a {horizon}-day horizon at least {need} are "
               f"needed ({horizon + 1} days of forward returns + {MIN_SCORED_DAYS} scored days)",
-              column=DATE)
+              column=DATE, params={"count": n_dates, "horizon": horizon, "need": need,
+                                   "forward": horizon + 1, "scored": MIN_SCORED_DAYS})
 
 
 def _rows_where(frame: pl.DataFrame, cond: pl.Expr) -> pl.DataFrame:
@@ -334,7 +366,10 @@ def _warn_rows(f: _Findings, code: str, what: str, hits: pl.DataFrame, column: s
     f.add("warning", code, f"{what}: {hits.height} row(s): {_shown(shown, hits.height)}",
           column=column, rows=tuple(hits.get_column(ROW).head(MAX_SHOWN).to_list()),
           tickers=tuple(hits.get_column(TICKER).unique(maintain_order=True).head(MAX_SHOWN).to_list()),
-          count=hits.height)
+          count=hits.height,
+          params={"column": column or "", "count": hits.height, "more": _more(hits.height),
+                  "items": [{"kind": "row", "row": r[ROW], "ticker": r[TICKER],
+                             "date": str(r[DATE])} for r in _head(hits)]})
 
 
 def _check_values(frame: pl.DataFrame, f: _Findings) -> None:
@@ -378,7 +413,13 @@ def _check_series(frame: pl.DataFrame, f: _Findings) -> None:
               f"unadjusted splits or corporate events: {_shown(shown, moves.height)}",
               column="close", rows=tuple(moves.get_column(ROW).head(MAX_SHOWN).to_list()),
               tickers=tuple(moves.get_column(TICKER).unique(maintain_order=True).to_list()),
-              count=moves.height)
+              count=moves.height,
+              params={"count": moves.height, "threshold": BIG_MOVE,
+                      "more": _more(moves.height), "items": [
+                          {"ticker": r[TICKER], "move": r["_move"], "date": str(r[DATE]),
+                           "row": r[ROW]}
+                          for r in moves.sort(pl.col("_move").abs(), descending=True)
+                          .pipe(_head)]})
     per = by.group_by(TICKER).agg(
         pl.len().alias("n"),
         pl.col("_day").min().alias("first"),
@@ -392,14 +433,18 @@ def _check_series(frame: pl.DataFrame, f: _Findings) -> None:
         f.add("warning", "gaps",
               f"{gaps.height} ticker(s) miss trading days inside their history: "
               f"{_shown(shown, gaps.height)}",
-              tickers=tuple(gaps.get_column(TICKER).to_list()), count=gaps.height)
+              tickers=tuple(gaps.get_column(TICKER).to_list()), count=gaps.height,
+              params={"count": gaps.height, "more": _more(gaps.height), "items": [
+                  {"ticker": r[TICKER], "days": r["gap"]} for r in _head(gaps)]})
     stale = per.filter(pl.col("run") >= STALE_RUN)
     if stale.height:
         shown = [f"{r[TICKER]} ({r['run']} days)" for r in _head(stale)]
         f.add("warning", "stale_prices",
               f"column 'close': {stale.height} ticker(s) repeat the same price for "
               f"{STALE_RUN}+ days in a row: {_shown(shown, stale.height)}", column="close",
-              tickers=tuple(stale.get_column(TICKER).to_list()), count=stale.height)
+              tickers=tuple(stale.get_column(TICKER).to_list()), count=stale.height,
+              params={"count": stale.height, "run": STALE_RUN, "more": _more(stale.height),
+                      "items": [{"ticker": r[TICKER], "days": r["run"]} for r in _head(stale)]})
     short = per.filter(pl.col("n") < SHORT_HISTORY_SHARE * n_days).sort("n")
     if short.height:
         shown = [f"{r[TICKER]} {r['n']} days" for r in short.iter_rows(named=True)]
@@ -407,7 +452,10 @@ def _check_series(frame: pl.DataFrame, f: _Findings) -> None:
               f"{short.height} ticker(s) have very short histories (under "
               f"{SHORT_HISTORY_SHARE:.0%} of the {n_days} trading days): "
               f"{_shown(shown, short.height)}",
-              tickers=tuple(short.get_column(TICKER).to_list()), count=short.height)
+              tickers=tuple(short.get_column(TICKER).to_list()), count=short.height,
+              params={"count": short.height, "share": SHORT_HISTORY_SHARE, "days": n_days,
+                      "more": _more(short.height), "items": [
+                          {"ticker": r[TICKER], "days": r["n"]} for r in _head(short)]})
 
 
 def _adjust_prices(frame: pl.DataFrame, f: _Findings) -> tuple[pl.DataFrame, bool]:

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from engine.data.schema import BASE_FEATURES
 from engine.errors import FormulaError
@@ -80,7 +81,8 @@ class Call:
     def operator(self) -> Operator:
         found = O.lookup(self.op)
         if found is None:
-            raise FormulaError(f"unknown operator '{self.op}'")
+            raise FormulaError(f"unknown operator '{self.op}'", code="formula_unknown_op_name",
+                               params={"token": self.op})
         return found
 
 
@@ -131,47 +133,72 @@ def to_text(node: Node) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str:
+class _Problem(NamedTuple):
+    """A rule broken: the English message plus the code and params the app translates."""
+
+    code: str
+    message: str
+    params: dict[str, Any]
+
+
+def _close(word: str, choices: Iterable[str]) -> list[str]:
     pool = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(word.lower(), list(pool), n=3, cutoff=0.6)
-    return " or ".join(f"'{pool[c]}'" for c in close)
+    return [pool[c] for c in difflib.get_close_matches(word.lower(), list(pool), n=3,
+                                                       cutoff=0.6)]
 
 
-def _feature_error(name: str, features: Sequence[str]) -> str:
+def _feature_error(name: str, features: Sequence[str]) -> _Problem:
     close = difflib.get_close_matches(name, list(features), n=3, cutoff=0.6)
     did = f" (did you mean {' or '.join(f'${c}' for c in close)}?)" if close else ""
-    return f"unknown feature '${name}'{did}; available: {', '.join(f'${f}' for f in features)}"
+    available = [f"${f}" for f in features]
+    params: dict[str, Any] = {"token": f"${name}", "available": available}
+    if close:
+        return _Problem("formula_unknown_feature_hint",
+                        f"unknown feature '${name}'{did}; available: {', '.join(available)}",
+                        {**params, "hint": " / ".join(f"${c}" for c in close)})
+    return _Problem("formula_unknown_feature",
+                    f"unknown feature '${name}'; available: {', '.join(available)}", params)
 
 
-def _featured_rule(op: Operator, series: Sequence[Node]) -> str | None:
-    """Message if the operator's series arguments break the constant-only rules, else None."""
+def _featured_rule(op: Operator, series: Sequence[Node]) -> _Problem | None:
+    """The problem if the operator's series arguments break the constant-only rules."""
     flags = [is_featured(a) for a in series]
+    args = ", ".join(to_text(a) for a in series)
     if op.kind == "binary":
         if not any(flags):
-            return (f"{op.name}({', '.join(to_text(a) for a in series)}) combines constants "
-                    "only: at least one argument must depend on a feature")
+            return _Problem("formula_constants_only",
+                            f"{op.name}({args}) combines constants only: at least one argument "
+                            "must depend on a feature", {"call": f"{op.name}({args})"})
         return None
     if not all(flags):
         which = "both series" if op.n_series == 2 else "its argument"
-        return (f"{op.signature}: {which} must depend on a feature, got "
-                f"{', '.join(to_text(a) for a in series)}")
+        code = "formula_needs_features" if op.n_series == 2 else "formula_needs_feature"
+        return _Problem(code, f"{op.signature}: {which} must depend on a feature, got {args}",
+                        {"usage": op.signature, "args": args})
     return None
 
 
 def _window_error(op: Operator, series: Sequence[Node], value: int,
-                  windows: Sequence[int] | None, max_window: int) -> str | None:
+                  windows: Sequence[int] | None, max_window: int) -> _Problem | None:
+    params: dict[str, Any] = {"op": op.name, "window": value}
     if value < 0:
         call = f"{op.name}({', '.join(to_text(a) for a in series)}, {value})"
-        return (f"{call} reads the future: a negative "
-                f"{'shift' if op.name == 'Ref' else 'window'} looks at later days; "
-                "use a positive number of days")
+        return _Problem("formula_reads_future",
+                        f"{call} reads the future: a negative "
+                        f"{'shift' if op.name == 'Ref' else 'window'} looks at later days; "
+                        "use a positive number of days", {**params, "call": call})
     if value == 0:
-        return f"the window of {op.name} must be at least 1 day, got 0"
+        return _Problem("formula_window_zero",
+                        f"the window of {op.name} must be at least 1 day, got 0", params)
     if windows is not None and value not in windows:
-        return (f"window {value} of {op.name} is not allowed; allowed: "
-                f"{', '.join(str(w) for w in windows)}")
+        allowed = ", ".join(str(w) for w in windows)
+        return _Problem("formula_window_not_allowed",
+                        f"window {value} of {op.name} is not allowed; allowed: {allowed}",
+                        {**params, "allowed": allowed})
     if value > max_window:
-        return f"window {value} of {op.name} exceeds the maximum of {max_window} days"
+        return _Problem("formula_window_too_long",
+                        f"window {value} of {op.name} exceeds the maximum of {max_window} days",
+                        {**params, "max": max_window})
     return None
 
 
@@ -201,9 +228,12 @@ def _tokenize(text: str) -> list[_Tok]:
         m = _TOKEN_RE.match(text, i)
         if m is None:
             ch = text[i]
+            infix = ch in "+-*/^"
             hint = (" (infix operators are not supported: write Add(x, y), Sub, Mul, Div, Pow)"
-                    if ch in "+-*/^" else "")
-            raise FormulaError(f"position {i + 1}: unexpected character '{ch}'{hint}")
+                    if infix else "")
+            raise FormulaError(f"position {i + 1}: unexpected character '{ch}'{hint}",
+                               code="formula_infix" if infix else "formula_bad_char",
+                               params={"position": i + 1, "token": ch})
         kind = m.lastgroup or ""
         if kind != "ws":
             toks.append(_Tok(kind, m.group(), i + 1))
@@ -232,29 +262,42 @@ class _Parser:
         self.i += 1
         return tok
 
-    def fail(self, tok: _Tok, message: str) -> FormulaError:
-        return FormulaError(f"position {tok.pos}: {message}")
+    def fail(self, tok: _Tok, problem: _Problem) -> FormulaError:
+        """The error at ``tok``: its position and text join the problem's params."""
+        return FormulaError(f"position {tok.pos}: {problem.message}", code=problem.code,
+                            params={"position": tok.pos, "token": tok.text, **problem.params})
 
     def describe(self, tok: _Tok) -> str:
         return "the end of the formula" if tok.kind == "end" else f"'{tok.text}'"
 
-    def expect(self, text: str, what: str) -> _Tok:
+    @staticmethod
+    def got(tok: _Tok) -> str | dict[str, str]:
+        """What was found, as a param: the token text or the term "the end of the formula"."""
+        return {"term": "end_of_formula"} if tok.kind == "end" else f"'{tok.text}'"
+
+    def expect(self, text: str, after: _Tok) -> _Tok:
         tok = self.take()
         if tok.text != text or tok.kind != "punct":
-            raise self.fail(tok, f"expected {what}, got {self.describe(tok)}")
+            raise self.fail(tok, _Problem(
+                "formula_expected_paren",
+                f"expected '{text}' after '{after.text}', got {self.describe(tok)}",
+                {"expected": text, "after": after.text, "got": self.got(tok)}))
         return tok
 
     def parse(self) -> Expr:
         if self.peek().kind == "end":
-            raise FormulaError("the formula is empty")
+            raise FormulaError("the formula is empty", code="formula_empty")
         expr = self.expr()
         tok = self.peek()
         if tok.kind != "end":
-            raise self.fail(tok, f"unexpected {self.describe(tok)} after the end of the formula")
+            raise self.fail(tok, _Problem(
+                "formula_trailing",
+                f"unexpected {self.describe(tok)} after the end of the formula", {}))
         if not is_featured(expr):
             raise FormulaError(
                 f"the formula '{to_text(expr)}' does not depend on any feature; "
-                "use at least one $feature"
+                "use at least one $feature", code="formula_no_feature",
+                params={"formula": to_text(expr)},
             )
         return expr
 
@@ -265,12 +308,15 @@ class _Parser:
         if tok.kind == "number":
             value = float(tok.text)
             if not math.isfinite(value):
-                raise self.fail(tok, f"number '{tok.text}' is out of range")
+                raise self.fail(tok, _Problem("formula_number_range",
+                                              f"number '{tok.text}' is out of range", {}))
             return Constant(value + 0.0)
         if tok.kind == "name":
             return self.call(tok)
-        raise self.fail(tok, f"expected a $feature, a number or an operator, got "
-                             f"{self.describe(tok)}")
+        raise self.fail(tok, _Problem(
+            "formula_expected_operand",
+            f"expected a $feature, a number or an operator, got {self.describe(tok)}",
+            {"got": self.got(tok)}))
 
     def feature(self, tok: _Tok) -> Feature:
         name = tok.text[1:].lower()
@@ -284,22 +330,32 @@ class _Parser:
             word = tok.text.lower()
             bare = self.peek().text != "("
             if bare and (self.features is None or word in self.features):
-                raise self.fail(tok, f"'{tok.text}' is not a formula; features start with '$' "
-                                     f"(did you mean '${word}'?)")
+                raise self.fail(tok, _Problem(
+                    "formula_missing_dollar",
+                    f"'{tok.text}' is not a formula; features start with '$' "
+                    f"(did you mean '${word}'?)", {"feature": f"${word}"}))
             known = self.ops if self.ops is not None else tuple(O.REGISTRY.values())
             names = [o.name for o in known]
-            hint = _suggest(tok.text, [n for o in known for n in (o.name, *o.aliases)])
-            msg = f"unknown operator '{tok.text}'"
-            msg += f" (did you mean {hint}?)" if hint else f"; known operators: {', '.join(names)}"
-            raise self.fail(tok, msg)
+            close = _close(tok.text, [n for o in known for n in (o.name, *o.aliases)])
+            if close:
+                hint = " or ".join(f"'{c}'" for c in close)
+                raise self.fail(tok, _Problem(
+                    "formula_unknown_op_hint", f"unknown operator '{tok.text}' (did you mean "
+                    f"{hint}?)", {"hint": " / ".join(close)}))
+            raise self.fail(tok, _Problem(
+                "formula_unknown_op",
+                f"unknown operator '{tok.text}'; known operators: {', '.join(names)}",
+                {"known": names}))
         if self.ops is not None and op not in self.ops:
-            raise self.fail(tok, f"operator '{op.name}' is not part of the "
-                                 f"'{self.preset_name}' preset")
+            raise self.fail(tok, _Problem(
+                "formula_op_not_in_preset",
+                f"operator '{op.name}' is not part of the '{self.preset_name}' preset",
+                {"op": op.name, "preset": self.preset_name}))
         return op
 
     def call(self, name_tok: _Tok) -> Call:
         op = self.resolve(name_tok)
-        self.expect("(", f"'(' after '{name_tok.text}'")
+        self.expect("(", name_tok)
         args: list[tuple[Node, _Tok]] = []
         if self.peek().text == ")":
             self.take()
@@ -311,12 +367,16 @@ class _Parser:
                 if sep.kind == "punct" and sep.text == ")":
                     break
                 if not (sep.kind == "punct" and sep.text == ","):
-                    raise self.fail(sep, f"expected ',' or ')' in {op.name}(…), got "
-                                         f"{self.describe(sep)}")
+                    raise self.fail(sep, _Problem(
+                        "formula_expected_separator",
+                        f"expected ',' or ')' in {op.name}(…), got {self.describe(sep)}",
+                        {"op": op.name, "got": self.got(sep)}))
         if len(args) != op.arity:
-            raise self.fail(name_tok, f"{op.name} expects {op.arity} argument"
-                                      f"{'s' if op.arity != 1 else ''}, got {len(args)} "
-                                      f"(usage: {op.signature})")
+            raise self.fail(name_tok, _Problem(
+                "formula_arity", f"{op.name} expects {op.arity} argument"
+                f"{'s' if op.arity != 1 else ''}, got {len(args)} (usage: {op.signature})",
+                {"op": op.name, "arity": op.arity, "count": len(args),
+                 "usage": op.signature}))
         nodes: list[Node] = [node for node, _ in args[: op.n_series]]
         if op.takes_window:
             nodes.append(self.window(op, nodes, *args[-1]))
@@ -326,12 +386,13 @@ class _Parser:
         return Call(op.name, tuple(nodes))
 
     def window(self, op: Operator, series: list[Node], node: Node, tok: _Tok) -> Window:
-        if not (isinstance(node, Constant) and tok.kind == "number"):
-            raise self.fail(tok, f"the window of {op.name} must be a whole number of days, "
-                                 f"got '{to_text(node)}'")
-        if not float(node.value).is_integer():
-            raise self.fail(tok, f"the window of {op.name} must be a whole number of days, "
-                                 f"got '{tok.text}'")
+        got = to_text(node) if not (isinstance(node, Constant) and tok.kind == "number") else (
+            None if float(node.value).is_integer() else tok.text)
+        if got is not None:
+            raise self.fail(tok, _Problem(
+                "formula_window_not_whole",
+                f"the window of {op.name} must be a whole number of days, got '{got}'",
+                {"op": op.name, "got": got}))
         value = int(node.value)
         problem = _window_error(op, series, value, self.windows, self.max_window)
         if problem is not None:
@@ -360,7 +421,8 @@ def parse(
     try:
         return _Parser(normalised, feats, ops, name, windows, max_window).parse()
     except RecursionError:
-        raise FormulaError("the formula is nested too deeply to read") from None
+        raise FormulaError("the formula is nested too deeply to read",
+                           code="formula_too_deep") from None
 
 
 def validate(
@@ -376,7 +438,8 @@ def validate(
     Implemented as a parse of the printed text, so both paths can never disagree.
     """
     if isinstance(expr, Window):
-        raise FormulaError(f"a bare window ({expr.value}) is not a formula")
+        raise FormulaError(f"a bare window ({expr.value}) is not a formula",
+                           code="formula_bare_window", params={"window": expr.value})
     return parse(to_text(expr), features=features, preset=preset, windows=windows,
                  max_window=max_window)
 
@@ -438,7 +501,7 @@ def from_rpn(tokens: Sequence[Token]) -> Expr:
                 raise FormulaError(f"token {pos} '{op.name}' needs a window on top of the stack")
             rule = _featured_rule(op, series)
             if rule is not None:
-                raise FormulaError(f"token {pos}: {rule}")
+                raise FormulaError(f"token {pos}: {rule.message}")
             stack.append(Call(op.name, tuple(args)))
     if len(stack) != 1 or isinstance(stack[0], Window):
         raise FormulaError(f"incomplete formula: the token sequence leaves {len(stack)} "

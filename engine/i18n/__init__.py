@@ -1,11 +1,13 @@
 """One translation layer for everything a person reads: app pages, chart titles, PDF headings.
 
 Messages live in TOML files beside this module, one folder per language and one file per
-area (``en/mining.toml``, ``ko/mining.toml``); a key is ``<file stem>.<key>`` (``mining.start``),
-so each area of the app owns its own file. A message is a ``str.format`` template with named parameters, e.g.
-``"{count} factors in the zoo"``. Formulas, tickers and numbers are passed as parameters and
-are never translated. ``tests/engine/test_i18n.py`` checks both catalogues have the same keys
-and the same parameters, and that the app has no user-visible literal outside the layer.
+area (``en/mining.toml``, ``ko/mining.toml``); a key is ``<file stem>.<key>``
+(``mining.start``), so each area of the app owns its own file. A message is a ``str.format``
+template with named parameters, e.g. ``"{count} factors in the zoo"``. Formulas, tickers
+and numbers are passed as parameters and are never translated. ``tests/engine/test_i18n.py``
+checks both catalogues have the same keys and the same parameters;
+``tests/alphaforge_app/test_i18n_scan.py`` that the app has no user-visible literal outside
+the layer.
 
 Why TOML and not gettext: two languages, a few hundred keys, edited by researchers who are
 not translators; a flat key table that Python reads with the standard library is the simplest
@@ -18,7 +20,7 @@ import locale
 import os
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -93,6 +95,62 @@ def translate(key: str, lang: str = DEFAULT, /, **params: Any) -> str:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+def has(key: str) -> bool:
+    """True when ``key`` is in the (English) catalogue."""
+    return key in catalog(DEFAULT)
+
+
+def _listed(area: str, code: str, values: Sequence[Any], more: int, lang: str) -> str:
+    """A list parameter as text: dicts through an item template, other values as they are;
+    ``more`` hidden entries add ``common.more``.
+
+    The item template of a dict is ``<area>.item.<code>``; a dict with a ``kind`` uses
+    ``<area>.item.<code>.<kind>``, else the shared ``<area>.item.<kind>``.
+    """
+    parts = []
+    for value in values:
+        if isinstance(value, Mapping):
+            key = f"{area}.item.{code}"
+            if "kind" in value:
+                own = f"{key}.{value['kind']}"
+                key = own if has(own) else f"{area}.item.{value['kind']}"
+            fields = {k: v for k, v in value.items() if k != "kind"}
+            parts.append(translate(key, lang, **fields))
+        else:
+            parts.append(str(value))
+    text = ", ".join(parts)
+    if more > 0:
+        text += " " + translate("common.more", lang, count=more)
+    return text
+
+
+def render(area: str, code: str, params: Mapping[str, Any], lang: str = DEFAULT) -> str | None:
+    """The message ``<area>.<code>`` filled with structured ``params``; None when the
+    catalogue has no such message (the caller then shows its English text).
+
+    ``params`` are plain JSON values as stored with an error or a validation issue: scalars
+    fill ``{name}`` directly; ``{"term": "dataset_name"}`` is a word the catalogue translates
+    (``<area>.term.<id>``); a list is joined with ", " (a list of dicts goes through the
+    item template, see :func:`_listed`); an integer ``more`` is the number of entries the
+    lists leave out ("+3 more").
+    """
+    key = f"{area}.{code}"
+    if not has(key):
+        return None
+    more = int(params.get("more", 0) or 0)
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        if name == "more":
+            continue
+        if isinstance(value, list | tuple):
+            value = _listed(area, code, value, more, lang)
+        elif isinstance(value, Mapping) and "term" in value:
+            term = f"{area}.term.{value['term']}"
+            value = translate(term, lang) if has(term) else str(value["term"])
+        values[name] = value
+    return translate(key, lang, **values)
 
 
 class Translator:

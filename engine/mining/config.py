@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -40,7 +40,10 @@ def normalise_fitness(name: str) -> str:
     key = str(name).strip().lower().replace("-", "_")
     if key not in _FITNESS_ALIASES:
         raise ConfigError(
-            f"unknown fitness '{name}'; choose one of ic, rankic, icir, rankicir"
+            f"unknown fitness '{name}'; choose one of ic, rankic, icir, rankicir",
+            code="config_unknown_choice",
+            params={"field": "fitness", "value": str(name),
+                    "choices": "ic, rankic, icir, rankicir"},
         )
     return _FITNESS_ALIASES[key]
 
@@ -60,12 +63,14 @@ class DateRange:
             except ValueError:
                 raise ConfigError(
                     f"date range {self.start}..{self.end}: {name} '{value}' is not an ISO "
-                    "date like 2016-07-01"
+                    "date like 2016-07-01", code="date_not_iso",
+                    params={"range": f"{self.start}..{self.end}", "value": str(value)},
                 ) from None
             object.__setattr__(self, name, parsed.isoformat())
         if self.start > self.end:
             raise ConfigError(
-                f"date range {self.start}..{self.end} is empty: the start is after the end"
+                f"date range {self.start}..{self.end} is empty: the start is after the end",
+                code="date_range_empty", params={"range": f"{self.start}..{self.end}"},
             )
 
     @classmethod
@@ -74,7 +79,8 @@ class DateRange:
         sep = ".." if ".." in text else ":"
         parts = [p.strip() for p in str(text).split(sep)]
         if len(parts) != 2 or not all(parts):
-            raise ConfigError(f"date range '{text}' must look like 2013-02-08:2016-06-30")
+            raise ConfigError(f"date range '{text}' must look like 2013-02-08:2016-06-30",
+                              code="date_range_format", params={"text": str(text)})
         return cls(parts[0], parts[1])
 
     def overlaps(self, other: DateRange) -> bool:
@@ -94,7 +100,8 @@ def _range(value: Any, name: str) -> DateRange | None:
         return DateRange.parse(value)
     if isinstance(value, list | tuple) and len(value) == 2:
         return DateRange(str(value[0]), str(value[1]))
-    raise ConfigError(f"{name} must be a [start, end] pair of ISO dates, got {value!r}")
+    raise ConfigError(f"{name} must be a [start, end] pair of ISO dates, got {value!r}",
+                      code="date_range_pair", params={"field": name, "got": repr(value)})
 
 
 @dataclass(frozen=True)
@@ -180,23 +187,22 @@ class MiningConfig:
 
     # ------------------------------------------------------------------ checks
     def _check(self) -> None:
-        known = NEURAL_GENERATORS + BASELINES
-        if self.generator not in known:
-            raise ConfigError(
-                f"unknown generator '{self.generator}'; choose one of {', '.join(known)}"
-            )
-        if self.device not in DEVICES:
-            raise ConfigError(f"unknown device '{self.device}'; choose one of "
-                              f"{', '.join(DEVICES)}")
-        if self.preset not in (*PRESET_NAMES, "custom"):
-            raise ConfigError(f"unknown preset '{self.preset}'; choose one of "
-                              f"{', '.join(PRESET_NAMES)}")
-        if self.operators not in OPERATOR_PRESETS:
-            raise ConfigError(f"unknown operator set '{self.operators}'; choose one of "
-                              f"{', '.join(OPERATOR_PRESETS)}")
+        def choice(name: str, what: str, value: str, choices: Sequence[str]) -> None:
+            if value not in choices:
+                raise ConfigError(f"unknown {what} '{value}'; choose one of {', '.join(choices)}",
+                                  code="config_unknown_choice",
+                                  params={"field": name, "value": value,
+                                          "choices": ", ".join(choices)})
+
+        choice("generator", "generator", self.generator, NEURAL_GENERATORS + BASELINES)
+        choice("device", "device", self.device, DEVICES)
+        choice("preset", "preset", self.preset, (*PRESET_NAMES, "custom"))
+        choice("operators", "operator set", self.operators, tuple(OPERATOR_PRESETS))
         if self.target_price not in ("vwap", "close"):
             raise ConfigError(f"target_price must be 'vwap' or 'close', got "
-                              f"'{self.target_price}'")
+                              f"'{self.target_price}'", code="config_unknown_choice",
+                              params={"field": "target_price", "value": self.target_price,
+                                      "choices": "vwap, close"})
         assert self.fitness in FITNESS_METRICS
         self._check_ranges()
         positive = ("horizon", "min_stocks", "max_len", "noise_dim", "batch_size", "g_steps",
@@ -206,73 +212,108 @@ class MiningConfig:
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}",
+                                  code="config_whole_min",
+                                  params={"field": name, "min": 1, "got": repr(value)})
         for name in ("warmup", "new_per_round", "random_per_round", "eval_cache_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}",
+                                  code="config_whole_min",
+                                  params={"field": name, "min": 0, "got": repr(value)})
         if self.generator in NEURAL_GENERATORS and self.new_per_round < 1:
-            raise ConfigError("new_per_round must be >= 1 for a neural generator")
+            raise ConfigError("new_per_round must be >= 1 for a neural generator",
+                              code="config_neural_new_per_round")
         if not 2 <= self.max_len <= 60:
-            raise ConfigError(f"max_len must be in 2..60 tokens, got {self.max_len}")
+            raise ConfigError(f"max_len must be in 2..60 tokens, got {self.max_len}",
+                              code="config_max_len", params={"got": self.max_len})
         if self.generator == "cnn" and self.max_len != 20:
             raise ConfigError(f"the cnn generator's deconvolution stack produces exactly 20 "
                               f"positions; max_len {self.max_len} needs lstm, gru or "
-                              "transformer")
+                              "transformer", code="config_cnn_len",
+                              params={"got": self.max_len})
         for name in ("max_rounds", "max_evaluations"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
-                raise ConfigError(f"{name} must be None or a whole number >= 1, got {value!r}")
+                raise ConfigError(f"{name} must be None or a whole number >= 1, got {value!r}",
+                                  code="config_optional_whole",
+                                  params={"field": name, "got": repr(value)})
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ConfigError(f"time_budget_s must be None or > 0 seconds, got "
-                              f"{self.time_budget_s!r}")
+                              f"{self.time_budget_s!r}", code="config_time_budget",
+                              params={"got": repr(self.time_budget_s)})
         if not self.stop_when_full and self.max_rounds is None and self.time_budget_s is None \
                 and self.max_evaluations is None:
             raise ConfigError("stop_when_full=False needs a budget: set max_rounds, "
-                              "time_budget_s or max_evaluations")
+                              "time_budget_s or max_evaluations", code="config_needs_budget")
         for name in ("ic_thresh", "icir_thresh"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}",
+                                  code="config_non_negative",
+                                  params={"field": name, "got": getattr(self, name)})
         for name in ("corr_thresh", "overlap_thresh", "latent_thresh"):
             if not 0 < getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}",
+                                  code="config_interval",
+                                  params={"field": name, "interval": "(0, 1]",
+                                          "got": getattr(self, name)})
         if not 0 < self.p_valid_share < 1:
-            raise ConfigError(f"p_valid_share must be in (0, 1), got {self.p_valid_share}")
+            raise ConfigError(f"p_valid_share must be in (0, 1), got {self.p_valid_share}",
+                              code="config_interval",
+                              params={"field": "p_valid_share", "interval": "(0, 1)",
+                                      "got": self.p_valid_share})
         probs = (self.gp_crossover, self.gp_subtree_mutation, self.gp_point_mutation)
         if min(probs) < 0 or sum(probs) > 1 + 1e-9:
             raise ConfigError("gp_crossover, gp_subtree_mutation and gp_point_mutation must be "
-                              f"non-negative with a sum of at most 1, got {probs}")
+                              f"non-negative with a sum of at most 1, got {probs}",
+                              code="config_gp_probabilities", params={"got": str(probs)})
         for name in ("g_lr", "p_lr", "gumbel_tau", "p_current_weight"):
             if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}",
+                                  code="config_positive",
+                                  params={"field": name, "got": getattr(self, name)})
         if not 0 <= self.refilter_phase < self.refilter_every:
             raise ConfigError(f"refilter_phase must be in 0..refilter_every-1, got "
-                              f"{self.refilter_phase}")
+                              f"{self.refilter_phase}", code="config_refilter_phase",
+                              params={"got": self.refilter_phase})
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}")
+            raise ConfigError(f"seed must be a whole number >= 0, got {self.seed!r}",
+                              code="config_whole_min",
+                              params={"field": "seed", "min": 0, "got": repr(self.seed)})
 
     def _check_ranges(self) -> None:
         given = [(n, getattr(self, n)) for n in ("train", "valid", "test")]
         present = [(n, r) for n, r in given if r is not None]
         if self.train is None and (self.valid is not None or self.test is not None):
             raise ConfigError("set the train range too when giving valid/test ranges "
-                              "(or leave all three empty for the suggested split)")
+                              "(or leave all three empty for the suggested split)",
+                              code="config_train_missing")
         if self.train is not None and self.valid is None:
-            raise ConfigError(f"train range {self.train} needs a valid range as well")
+            raise ConfigError(f"train range {self.train} needs a valid range as well",
+                              code="config_valid_missing", params={"train": str(self.train)})
         for i, (a, ra) in enumerate(present):
             for b, rb in present[i + 1:]:
                 if ra.overlaps(rb):
                     raise ConfigError(f"the {a} range {ra} overlaps the {b} range {rb}; "
-                                      "segments must not share days")
+                                      "segments must not share days",
+                                      code="config_ranges_overlap",
+                                      params={"a": {"term": a}, "range_a": str(ra),
+                                              "b": {"term": b}, "range_b": str(rb)})
         if self.train is not None and self.valid is not None and self.valid.start < \
                 self.train.start:
             raise ConfigError(f"the valid range {self.valid} must come after the train range "
-                              f"{self.train}")
+                              f"{self.train}", code="config_ranges_order",
+                              params={"later": {"term": "valid"}, "later_range": str(self.valid),
+                                      "earlier": {"term": "train"},
+                                      "earlier_range": str(self.train)})
         if self.test is not None and self.valid is not None and self.test.start < \
                 self.valid.start:
             raise ConfigError(f"the test range {self.test} must come after the valid range "
-                              f"{self.valid}")
+                              f"{self.valid}", code="config_ranges_order",
+                              params={"later": {"term": "test"}, "later_range": str(self.test),
+                                      "earlier": {"term": "valid"},
+                                      "earlier_range": str(self.valid)})
 
     # ------------------------------------------------------------------ derived
     @property
@@ -333,6 +374,9 @@ def preset(name: str = "paper", **overrides: Any) -> MiningConfig:
     """The ``paper`` (defaults) or ``laptop`` preset, with field overrides."""
     key = str(name).strip().lower()
     if key not in PRESET_NAMES:
-        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(PRESET_NAMES)}")
+        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(PRESET_NAMES)}",
+                          code="config_unknown_choice",
+                          params={"field": "preset", "value": str(name),
+                                  "choices": ", ".join(PRESET_NAMES)})
     base: dict[str, Any] = dict(LAPTOP) if key == "laptop" else {"preset": "paper"}
     return MiningConfig(**{**base, **overrides})

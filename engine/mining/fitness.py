@@ -72,7 +72,8 @@ def suggest_split(panel: Panel, horizon: int = 20) -> tuple[DateRange, DateRange
     usable = panel.n_days - 2 * gap
     if usable < 20:
         raise ConfigError(f"the dataset has {panel.n_days} days: too few for a train/valid/"
-                          f"test split with {gap}-day gaps")
+                          f"test split with {gap}-day gaps", code="config_too_few_days",
+                          params={"days": panel.n_days, "gap": gap})
     n_train, n_valid = int(usable * 0.70), int(usable * 0.15)
     bounds = [(0, n_train - 1), (n_train + gap, n_train + gap + n_valid - 1),
               (n_train + 2 * gap + n_valid, panel.n_days - 1)]
@@ -88,7 +89,9 @@ def _indices(panel: Panel, rng: DateRange, name: str, min_days: int) -> tuple[in
     if len(idx) < min_days:
         raise ConfigError(
             f"the {name} range {rng} holds {len(idx)} trading day(s) of this dataset "
-            f"({first}..{last}); it needs at least {min_days}"
+            f"({first}..{last}); it needs at least {min_days}", code="config_range_short",
+            params={"name": {"term": name}, "range": str(rng), "count": len(idx),
+                    "first": first, "last": last, "min": min_days},
         )
     return int(idx[0]), int(idx[-1])
 

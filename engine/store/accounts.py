@@ -66,6 +66,14 @@ class SignUp:
     recovery_code: str
 
 
+def _login_failed() -> AuthError:
+    return AuthError("wrong user name or password", code="login_failed")
+
+
+def _bad_recovery_code() -> AuthError:
+    return AuthError("wrong user name or recovery code", code="bad_recovery_code")
+
+
 def new_recovery_code() -> str:
     """16 random characters in 4 groups, e.g. ``K7QH-M2XD-9RTW-PC4N`` (80 bits)."""
     raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
@@ -108,7 +116,8 @@ class AccountStore:
             if version > len(MIGRATIONS):
                 raise AlphaForgeError(
                     f"{self.path}: the account database was written by a newer AlphaForge "
-                    f"(schema {version}); update the application")
+                    f"(schema {version}); update the application", code="accounts_newer",
+                    params={"path": str(self.path), "version": version})
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     con.execute(statement)
@@ -123,7 +132,8 @@ class AccountStore:
     @staticmethod
     def _check_password(password: str) -> None:
         if len(password) < MIN_PASSWORD:
-            raise AuthError(f"the password needs at least {MIN_PASSWORD} characters")
+            raise AuthError(f"the password needs at least {MIN_PASSWORD} characters",
+                            code="weak_password", params={"min": MIN_PASSWORD})
 
     # ------------------------------------------------------------------ API
     def user_count(self) -> int:
@@ -133,12 +143,14 @@ class AccountStore:
     def sign_up(self, username: str, password: str) -> SignUp:
         name = username.strip()
         if not _USERNAME.match(name):
-            raise AuthError("the user name needs 3-32 letters, digits, '.', '-' or '_'")
+            raise AuthError("the user name needs 3-32 letters, digits, '.', '-' or '_'",
+                            code="bad_username", params={"name": name})
         self._check_password(password)
         code = new_recovery_code()
         with self._db() as con:
             if con.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchone():
-                raise AuthError(f"the user name '{name}' is taken")
+                raise AuthError(f"the user name '{name}' is taken", code="username_taken",
+                                params={"name": name})
             cur = con.execute(
                 "INSERT INTO users (username, password_hash, recovery_hash, created) "
                 "VALUES (?, ?, ?, ?)",
@@ -147,10 +159,12 @@ class AccountStore:
             user = User(id=int(cur.lastrowid or 0), username=name)
         return SignUp(user=user, recovery_code=code)
 
-    def _attempt(self, username: str, check: Callable[[sqlite3.Row], bool]) -> User:
-        """Shared lock-out logic of login and password reset."""
+    def _attempt(self, username: str, check: Callable[[sqlite3.Row], bool],
+                 wrong: Callable[[], AuthError] = _login_failed) -> User:
+        """Shared lock-out logic of login and password reset; ``wrong`` makes the error of a
+        failed check, the same for an unknown name and a wrong secret."""
         now = self._clock()
-        failure: str | None = None
+        failure: AuthError | None = None
         with self._db() as con:
             con.row_factory = sqlite3.Row
             row = con.execute("SELECT * FROM users WHERE username = ?",
@@ -158,10 +172,11 @@ class AccountStore:
             if row is None:
                 # Hash anyway so timing does not reveal whether the name exists.
                 self._ph.hash("timing-equaliser")
-                failure = "wrong user name or password"
+                failure = wrong()
             elif row["locked_until"] > now:
                 wait = int(row["locked_until"] - now) + 1
-                failure = f"too many failed attempts; try again in {wait} s"
+                failure = AuthError(f"too many failed attempts; try again in {wait} s",
+                                    code="locked", params={"seconds": wait})
             elif not check(row):
                 failures = row["failures"] + 1
                 locked = 0.0
@@ -170,12 +185,12 @@ class AccountStore:
                 # Committed before the error is raised (raising inside would roll it back).
                 con.execute("UPDATE users SET failures = ?, locked_until = ? WHERE id = ?",
                             (failures, locked, row["id"]))
-                failure = "wrong user name or password"
+                failure = wrong()
             else:
                 con.execute("UPDATE users SET failures = 0, locked_until = 0 WHERE id = ?",
                             (row["id"],))
         if failure is not None:
-            raise AuthError(failure)
+            raise failure
         return User(id=int(row["id"]), username=str(row["username"]))
 
     def login(self, username: str, password: str) -> User:
@@ -193,7 +208,8 @@ class AccountStore:
         (the old one is spent)."""
         self._check_password(new)
         code = _normalise_code(recovery_code)
-        user = self._attempt(username, lambda row: self._verify(row["recovery_hash"], code))
+        user = self._attempt(username, lambda row: self._verify(row["recovery_hash"], code),
+                             _bad_recovery_code)
         fresh = new_recovery_code()
         with self._db() as con:
             con.execute("UPDATE users SET password_hash = ?, recovery_hash = ? WHERE id = ?",

@@ -62,18 +62,25 @@ def validate_name(name: str, what: str = "name") -> str:
     no separators, no leading dot, no '..', no Windows device names, at most 64 characters.
     """
     clean = name.strip()
+    # ``what`` is English ("dataset name"); the app words it from errors.term.<id>.
+    params: dict[str, object] = {"what": {"term": what.replace(" ", "_")}, "name": clean}
     if not clean:
-        raise StoreError(f"the {what} is empty")
+        raise StoreError(f"the {what} is empty", code="name_empty", params=params)
     if len(clean) > MAX_NAME:
-        raise StoreError(f"the {what} '{clean[:20]}...' is longer than {MAX_NAME} characters")
+        raise StoreError(f"the {what} '{clean[:20]}...' is longer than {MAX_NAME} characters",
+                         code="name_too_long",
+                         params={**params, "name": clean[:20], "max": MAX_NAME})
     if any(ch in clean for ch in '/\\:*?"<>|') or ".." in clean or clean.startswith("."):
         raise StoreError(
-            f"the {what} '{clean}' may not contain / \\ : * ? \" < > |, '..' or start with '.'"
+            f"the {what} '{clean}' may not contain / \\ : * ? \" < > |, '..' or start with '.'",
+            code="name_bad_chars", params=params,
         )
     if not all(ch.isalnum() or ch in " -_." for ch in clean):
-        raise StoreError(f"the {what} '{clean}' may only use letters, digits, space, - _ .")
+        raise StoreError(f"the {what} '{clean}' may only use letters, digits, space, - _ .",
+                         code="name_bad_letters", params=params)
     if clean.split(".")[0].lower() in _RESERVED or clean.endswith((".", " ")):
-        raise StoreError(f"the {what} '{clean}' is reserved by the operating system")
+        raise StoreError(f"the {what} '{clean}' is reserved by the operating system",
+                         code="name_reserved", params=params)
     return clean
 
 
@@ -156,7 +163,8 @@ class Project:
         if (path / PROJECT_FILE).exists():
             return cls.open(path)
         if path.exists() and any(path.iterdir()):
-            raise StoreError(f"{path}: the folder exists, is not empty and is not a project")
+            raise StoreError(f"{path}: the folder exists, is not empty and is not a project",
+                             code="folder_not_project", params={"path": str(path)})
         info = ProjectInfo(name=validate_name(name or path.name, "project name"),
                            created=utc_now())
         for sub in SUBDIRS:
@@ -185,7 +193,8 @@ class Project:
         name = validate_name(new_name, "project name")
         target = self.root.parent / name
         if target.exists() and target != self.root:
-            raise StoreError(f"a project or folder named '{name}' already exists")
+            raise StoreError(f"a project or folder named '{name}' already exists",
+                             code="project_exists", params={"name": name})
         os.replace(self.root, target)
         info = ProjectInfo(name=name, created=self.info.created,
                            schema_version=self.info.schema_version)
@@ -215,7 +224,9 @@ class Project:
         final = self.dataset_dir(name)
         if final.exists() and not overwrite:
             raise StoreError(f"dataset '{final.name}' already exists in project "
-                             f"'{self.info.name}'; choose another name or overwrite it")
+                             f"'{self.info.name}'; choose another name or overwrite it",
+                             code="dataset_exists",
+                             params={"name": final.name, "project": self.info.name})
 
         def write(tmp: Path) -> DatasetMeta:
             frame = dataset.frame
@@ -241,7 +252,9 @@ class Project:
         if not (path / "meta.json").exists():
             available = ", ".join(self.dataset_names()) or "(none)"
             raise StoreError(f"no dataset '{name}' in project '{self.info.name}'; "
-                             f"available: {available}")
+                             f"available: {available}", code="no_dataset",
+                             params={"name": name, "project": self.info.name,
+                                     "available": self.dataset_names() or ["–"]})
         data = atomic.read_json(path / "meta.json")
         _check_schema(path / "meta.json", data, "dataset meta")
         try:
@@ -273,7 +286,8 @@ class Project:
         src, dst = self.dataset_dir(old), self.dataset_dir(new)
         meta = self.dataset_meta(old)
         if dst.exists():
-            raise StoreError(f"dataset '{dst.name}' already exists")
+            raise StoreError(f"dataset '{dst.name}' already exists", code="dataset_exists",
+                             params={"name": dst.name, "project": self.info.name})
         os.replace(src, dst)
         updated = DatasetMeta.from_dict({**meta.to_dict(), "name": dst.name})
         atomic.write_json(dst / "meta.json", updated.to_dict())

@@ -79,7 +79,7 @@ def _journey(page, server) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Recovery code").fill("AAAA-BBBB-CCCC-DDDD")
     page.get_by_label("New password").fill("second password")
     page.get_by_role("button", name="Reset password").click()
-    page.get_by_text("wrong user name or password").wait_for()
+    page.get_by_text("wrong user name or recovery code").wait_for()
     page.get_by_label("Recovery code").fill(code.strip())
     page.get_by_label("New password").fill("second password")
     page.get_by_role("button", name="Reset password").click()
