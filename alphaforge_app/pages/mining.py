@@ -93,6 +93,7 @@ run_id = st.selectbox(t("mining.run"), ids, index=ids.index(chosen) if chosen in
                       format_func=lambda i: f"{i} ({t('mining.status_' + _status(i))})")
 st.session_state["af_run"] = run_id
 record = project.run_record(run_id)
+page_status = _status(run_id)
 
 
 @st.fragment(run_every=2)
@@ -102,6 +103,8 @@ def monitor() -> None:
     events = read_progress(project, run_id)
     alive = worker.worker_pid(project, run_id) is not None
     status = _status(run_id)
+    if status != page_status:  # finished, failed or stopped: redraw the zoo and the buttons
+        st.rerun()
     c1, c2, c3, c4 = st.columns(4)
     last = events[-1] if events else {}
     c1.metric(t("mining.status"), t(f"mining.status_{status}"))

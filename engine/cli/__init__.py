@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.cli import app, data, formulas, mining, sources, strategy
+from engine.cli import app, bundle, data, formulas, mining, report, sources, strategy
 from engine.cli.common import Output
 from engine.errors import AlphaForgeError, DataError
 
@@ -22,7 +22,7 @@ EXIT_USER_ERROR = 2
 
 Command = Callable[[argparse.Namespace], Output]
 #: Command modules, each with ``register(sub, common)``; a new area adds one line here.
-MODULES = (data, sources, formulas, mining, strategy, app)
+MODULES = (data, sources, formulas, mining, strategy, report, bundle, app)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,5 +66,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_json({"ok": True, "result": out.data})
     else:
         print(out.text)
-    return EXIT_OK
+    return out.exit_code
 

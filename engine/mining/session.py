@@ -135,6 +135,7 @@ class Session:
         self._progress = progress
         self._should_stop = should_stop
         self._started = time.monotonic()
+        self._last_emit = self._started
 
     # ------------------------------------------------------------------ time and budgets
     @property
@@ -204,7 +205,15 @@ class Session:
                    "eta_s": None if eta is None else round(eta, 1), **fields}
         if self._progress is not None:
             self._progress(payload)
+        self._last_emit = time.monotonic()
         return payload
+
+    def heartbeat(self, every_s: float = 2.0) -> None:
+        """An 'evaluating' event when nothing was reported for ``every_s`` seconds, so a long
+        phase (the warm-up scores thousands of formulas) shows its count moving. Only the
+        progress log sees it: no state a result depends on changes."""
+        if self._progress is not None and time.monotonic() - self._last_emit >= every_s:
+            self.emit("evaluating")
 
     def take_tally(self) -> dict[str, Any]:
         out = self.tally.summary()
@@ -253,6 +262,7 @@ class Session:
                 if key not in self.book:
                     self.counters.evaluated += 1
                 self.book.add(key, st, row)
+            self.heartbeat()
         out = [self.book.stats.get(key) for key in keys]
         if tally:
             self._count(keys, out, seen_before)

@@ -13,7 +13,8 @@ Files of a run (``runs/<run_id>/``):
 
 When the run ends its zoo is saved as the factor set ``factors/<run_id>.json``.
 
-Process entry: ``python -m engine.mining.worker --project P --run RUN [--resume]``.
+Process entry: ``python -m engine.mining.worker --project P --run RUN [--resume]``; in the
+frozen app ``AlphaForge-UI --worker mine --project P --run RUN [--resume]``.
 """
 
 from __future__ import annotations
@@ -247,11 +248,18 @@ def run_mining(project: Project, config: MiningConfig | None = None, *,
 
 
 def worker_command(project: Project, run_id: str, *, resume: bool = False) -> list[str]:
-    """The command line of a worker process (the frozen app may substitute its own). The
-    worker uses this process's torch thread count, so a background run gives the zoo an
-    in-process run would (float reductions depend on it)."""
-    cmd = [sys.executable, "-m", "engine.mining.worker", "--project", str(project.root),
-           "--run", run_id, "--threads", str(torch.get_num_threads())]
+    """The command line of a worker process. The worker uses this process's torch thread
+    count, so a background run gives the zoo an in-process run would (float reductions
+    depend on it).
+
+    In the frozen desktop app (PyInstaller sets ``sys.frozen``) there is no Python
+    interpreter to run ``-m``: ``sys.executable`` is the app itself, and ``launcher.py``
+    dispatches ``--worker mine ARGS...`` to :func:`main`.
+    """
+    entry = (["--worker", RUN_KIND] if getattr(sys, "frozen", False)
+             else ["-m", "engine.mining.worker"])
+    cmd = [sys.executable, *entry, "--project", str(project.root), "--run", run_id,
+           "--threads", str(torch.get_num_threads())]
     return [*cmd, "--resume"] if resume else cmd
 
 
@@ -265,11 +273,15 @@ def spawn(project: Project, run_id: str, *, resume: bool = False,
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH")) if p)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see the Makefile: no busy-waiting threads
     with open(folder / LOG_FILE, "ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(command) if command is not None else worker_command(project, run_id,
                                                                      resume=resume),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=repo,
             env=env, start_new_session=True)
+    # Written now, not only by the worker once its imports are done (seconds later): until
+    # then the app would see a 'running' record without a live process and call it stopped.
+    atomic.write_json(folder / PID_FILE, {"pid": proc.pid, "started": utc_now()})
+    return proc
 
 
 def start(project: Project, config: MiningConfig, *, dataset: str,

@@ -19,7 +19,7 @@ _LAYOUT = {"template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 50, "b"
 
 
 def coverage_heatmap(frame: pl.DataFrame, *, max_tickers: int = 120, every: str = "1mo",
-                     title: str = "Data coverage") -> go.Figure:
+                     title: str = "Data coverage", colorbar_title: str = "share") -> go.Figure:
     """Share of trading days with a close price, per ticker (rows) and period (columns).
 
     ``frame`` is a canonical long table. Tickers are sorted by their first date so listings
@@ -47,7 +47,7 @@ def coverage_heatmap(frame: pl.DataFrame, *, max_tickers: int = 120, every: str 
     grid = grid.rename({c: str(c) for c in grid.columns})
     z = grid.select([c for c in cols if c in grid.columns]).fill_null(0).to_numpy()
     fig = go.Figure(go.Heatmap(z=z, x=cols, y=order, colorscale="Blues", zmin=0, zmax=1,
-                               colorbar={"title": "share"},
+                               colorbar={"title": colorbar_title},
                                hovertemplate="%{y} %{x}: %{z:.0%}<extra></extra>"))
     fig.update_layout(title=title, height=max(300, min(900, 12 * len(order) + 120)),
                       yaxis={"autorange": "reversed", "showticklabels": len(order) <= 60},
@@ -56,8 +56,10 @@ def coverage_heatmap(frame: pl.DataFrame, *, max_tickers: int = 120, every: str 
 
 
 def price_chart(frame: pl.DataFrame, tickers: Sequence[str], *, field: str = "close",
-                normalise: bool = True, title: str | None = None) -> go.Figure:
-    """Price lines of a few tickers; ``normalise`` rebases each to 1 on its first day."""
+                normalise: bool = True, title: str | None = None,
+                yaxis_title: str | None = None) -> go.Figure:
+    """Price lines of a few tickers; ``normalise`` rebases each to 1 on its first day.
+    ``title``/``yaxis_title`` replace the English defaults (the app passes translations)."""
     fig = go.Figure()
     for i, ticker in enumerate(tickers):
         part = frame.filter(pl.col("ticker") == ticker).sort("date")
@@ -68,7 +70,7 @@ def price_chart(frame: pl.DataFrame, tickers: Sequence[str], *, field: str = "cl
         fig.add_trace(go.Scatter(x=part.get_column("date").to_list(), y=y.to_list(),
                                  mode="lines", name=ticker,
                                  line={"color": PALETTE[i % len(PALETTE)], "width": 1.6}))
-    label = f"{field} (rebased to 1)" if normalise else field
+    label = yaxis_title or (f"{field} (rebased to 1)" if normalise else field)
     fig.update_layout(title=title or f"{label} of {', '.join(tickers[:5])}"
                       + (" ..." if len(tickers) > 5 else ""), yaxis_title=label,
                       hovermode="x unified", **_LAYOUT)
@@ -206,9 +208,11 @@ def mining_progress_chart(progress: pl.DataFrame, *, title: str | None = None,
     fig.add_trace(go.Bar(x=rounds, y=progress["zoo_size"].to_list(), name=_text(t, "zoo_size"),
                          yaxis="y2", marker_color="rgba(228,87,46,0.35)"))
     fig.update_layout(title=title or _text(t, "mining_progress_title"),
-                      xaxis_title=_text(t, "round"), yaxis_title=_text(t, "fitness"),
+                      xaxis={"title": _text(t, "round"), "dtick": 1},
+                      yaxis_title=_text(t, "fitness"),
                       yaxis2={"overlaying": "y", "side": "right", "title": _text(t, "zoo_size"),
-                              "showgrid": False, "rangemode": "tozero"}, **_LAYOUT)
+                              "showgrid": False, "rangemode": "tozero", "tickformat": "d"},
+                      **_LAYOUT)
     return fig
 
 
@@ -295,19 +299,3 @@ def for_print(fig: go.Figure) -> go.Figure:
             trace.line.dash = PRINT_DASHES[i % len(PRINT_DASHES)]
     return fig
 
-
-def localize(fig: go.Figure, names: dict[str, str]) -> go.Figure:
-    """Rename trace names and axis / colour-bar titles found in ``names`` (English label ->
-    translated label), so the reports can show a figure's fixed labels in their language."""
-    for trace in fig.data:
-        if trace.name in names:
-            trace.name = names[trace.name]
-        bar = getattr(trace, "colorbar", None)
-        if bar is not None and bar.title is not None and bar.title.text in names:
-            bar.title.text = names[bar.title.text]
-    for key in fig.layout:
-        axis = fig.layout[key]
-        if (key.startswith(("xaxis", "yaxis")) and axis.title is not None
-                and axis.title.text in names):
-            axis.title.text = names[axis.title.text]
-    return fig

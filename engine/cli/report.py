@@ -1,0 +1,90 @@
+"""`alphaforge report`: a strategy's PDF report (or a comparison), HTML, data and alphalens.
+
+    alphaforge report --strategy S [--compare S2 S3] [--out report.pdf] [--html report.html]
+                      [--data series.zip] [--alphalens alphalens.zip]
+                      [--lang en|ko] [--charts auto|kaleido|native] [--author NAME]
+
+Without --out the PDF goes to ``<project>/reports/<name>.pdf``. Every file is written
+atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from engine.cli.common import Output, open_project
+from engine.i18n import LANGUAGES, system_language
+
+
+def _write(path: str | Path, data: bytes) -> Path:
+    from engine.store import atomic
+
+    target = Path(path).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes(target, data)
+    return target
+
+
+def cmd_report(args: argparse.Namespace) -> Output:
+    from engine.i18n import Translator
+    from engine.report import alphalens_export, content, export, html, pdf
+
+    project = open_project(args)
+    lang = args.lang or system_language()
+    names = list(dict.fromkeys([args.strategy, *(args.compare or [])]))
+    comparing = len(names) > 1
+    if comparing:
+        report = pdf.render_comparison_pdf(project, names, lang=lang, charts=args.charts,
+                                           author=args.author)
+        stem = "-vs-".join(names)
+    else:
+        report = pdf.render_pdf(project, args.strategy, lang=lang, charts=args.charts,
+                                author=args.author)
+        stem = args.strategy
+    out = _write(args.out or project.root / "reports" / f"{stem}.pdf", report.data)
+    t = Translator(lang)
+    written: dict[str, Any] = {"pdf": str(out)}
+    lines = [f"{'Comparison' if comparing else 'Report'} of {', '.join(names)}: {out} "
+             f"({report.pages} pages, {len(report.data) / 1e6:.1f} MB)",
+             f"  charts: {report.charts.renderer} ({t(report.charts.reason)})"]
+    if args.html:
+        data = html.build_html(project, args.strategy, compare=names[1:], lang=lang,
+                               author=args.author)
+        written["html"] = str(_write(args.html, data))
+        lines.append(f"  interactive HTML: {written['html']}")
+    if args.data:
+        data = export.series_zip(content.gather_many(project, names),
+                                 readme=t("report.data_readme"))
+        written["data"] = str(_write(args.data, data))
+        lines.append(f"  series (CSV + Parquet): {written['data']}")
+    if args.alphalens:
+        frames = alphalens_export.build_frames(project, args.strategy)
+        written["alphalens"] = str(_write(args.alphalens, alphalens_export.alphalens_zip(frames)))
+        lines.append(f"  alphalens factor data ({len(frames.factor_data)} rows): "
+                     f"{written['alphalens']}")
+    return Output({"strategies": names, "lang": lang, "pages": report.pages,
+                   "charts": report.charts.renderer, "charts_reason": report.charts.reason,
+                   "files": written}, "\n".join(lines))
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("report", parents=[common],
+                       help="PDF report of a strategy (or a comparison), HTML, data, alphalens")
+    p.add_argument("--strategy", required=True, help="the strategy to report on")
+    p.add_argument("--compare", nargs="+", metavar="STRATEGY",
+                   help="compare --strategy with these strategies in one report")
+    p.add_argument("--out", metavar="PDF",
+                   help="PDF file to write (default: <project>/reports/<name>.pdf)")
+    p.add_argument("--html", metavar="FILE", help="also write the interactive HTML report")
+    p.add_argument("--data", metavar="ZIP", help="also write every series as CSV + Parquet")
+    p.add_argument("--alphalens", metavar="ZIP",
+                   help="also write --strategy's Mega-Alpha in alphalens' layout")
+    p.add_argument("--lang", choices=LANGUAGES,
+                   help="report language (default: the system's, else English)")
+    p.add_argument("--charts", choices=["auto", "kaleido", "native"], default="auto",
+                   help="auto: the app's charts via a Chromium/Chrome when one can draw them, "
+                        "else native drawings")
+    p.add_argument("--author", help="author shown on the cover")
+    p.set_defaults(func=cmd_report)
