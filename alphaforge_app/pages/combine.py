@@ -54,8 +54,12 @@ with build:
         method = c1.selectbox(t("combine.method"), METHODS,
                               format_func=lambda m: t(f"combine.method_{m}"),
                               help=t("combine.method_help"))
-        name = c2.text_input(t("combine.strategy_name"), f"{slugify(source)}-{method}",
-                             help=t("combine.strategy_name_help"))
+        # no default value: a default that follows the method would give the widget a new
+        # identity (and drop the typed name) whenever the method changes
+        typed = c2.text_input(t("combine.strategy_name"), key="strategy_name",
+                              placeholder=t("combine.strategy_name_placeholder",
+                                            source=slugify(source)),
+                              help=t("combine.strategy_name_help"))
         test = st.date_input(t("combine.test_period"), (suggested, last), min_value=first,
                              max_value=last, help=t("combine.test_period_help"))
         c3, c4, c5 = st.columns(3)
@@ -69,6 +73,7 @@ with build:
         overwrite = st.checkbox(t("combine.overwrite"))
         submitted = st.form_submit_button(t("combine.build"), type="primary")
     if submitted:
+        name = typed.strip() or f"{slugify(source)}-{method}"
         if not chosen:
             st.error(t("combine.pick_factor"))
         elif not isinstance(test, tuple) or len(test) != 2:

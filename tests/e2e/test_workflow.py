@@ -98,12 +98,12 @@ def _workflow(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     # --- combine: the zoo → a dynamic Mega-Alpha, then an equal-weight reference
     _open_page(page, "Combine & backtest", "Build a strategy")
     _select(page, "Factors from", run_id)
-    page.get_by_label("Strategy name").fill("mega-dynamic")
+    page.get_by_label("Strategy name", exact=True).fill("mega-dynamic")
     page.get_by_role("button", name="Build strategy").click()
     page.get_by_text("Strategy 'mega-dynamic' saved").wait_for(timeout=180_000)
     _shot(page, "13_strategy_built")
     _select(page, "Method", "Equal weight")
-    page.get_by_label("Strategy name").fill("mega-equal")
+    page.get_by_label("Strategy name", exact=True).fill("mega-equal")
     page.get_by_role("button", name="Build strategy").click()
     page.get_by_text("Strategy 'mega-equal' saved").wait_for(timeout=180_000)
 
