@@ -157,9 +157,17 @@ if zoo is not None and zoo.factors:
     picked = st.dataframe(
         table, hide_index=True, use_container_width=True, on_select="rerun",
         selection_mode="single-row", key="zoo_table",
-        column_config={"formula": st.column_config.TextColumn(t("mining.col_formula"),
-                                                              width="large"),
-                       "label": st.column_config.TextColumn(t("mining.col_label"))})
+        column_config={
+            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="large"),
+            "label": st.column_config.TextColumn(t("mining.col_label")),
+            "fitness": st.column_config.NumberColumn(t("mining.col_fitness"), format="%.4f",
+                                                     help=t("mining.fitness_help")),
+            **{f"{seg}_{key}": st.column_config.NumberColumn(
+                t("mining.col_metric", segment=t(f"mining.segment_{seg}"), metric=name),
+                format="%.4f" if key in ("ic", "rank_ic") else "%.2f")
+               for seg in ("train", "valid", "test")
+               for key, name in (("ic", "IC"), ("rank_ic", "RankIC"), ("icir", "ICIR"),
+                                 ("rank_icir", "RankICIR"))}})
     st.caption(t("mining.zoo_caption"))
     rows = picked.selection.rows if picked is not None else []
     formula = table["formula"][rows[0]] if rows else None

@@ -211,7 +211,8 @@ def mining_progress_chart(progress: pl.DataFrame, *, title: str | None = None,
                       xaxis={"title": _text(t, "round"), "dtick": 1},
                       yaxis_title=_text(t, "fitness"),
                       yaxis2={"overlaying": "y", "side": "right", "title": _text(t, "zoo_size"),
-                              "showgrid": False, "rangemode": "tozero", "tickformat": "d"},
+                              "showgrid": False, "rangemode": "tozero",
+                              "dtick": max(1, -(-max(progress["zoo_size"].max() or 1, 1) // 5))},
                       **_LAYOUT)
     return fig
 

@@ -18,9 +18,12 @@ pytestmark = pytest.mark.e2e
 SINGLE = '{"mode": "single", "language": "en", "schema_version": 1}'
 
 
-def _select(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
-    """Pick ``option`` in the Streamlit selectbox labelled ``label``."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+def _select(page, label: str, option: str, *, sidebar: bool = False  # type: ignore[no-untyped-def]
+            ) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label`` (the option list opens
+    in a layer of its own, outside the sidebar)."""
+    scope = page.get_by_test_id("stSidebar") if sidebar else page
+    box = scope.get_by_test_id("stSelectbox").filter(has_text=label).first
     box.click()
     page.get_by_role("option", name=option, exact=True).first.click()
 
@@ -93,6 +96,7 @@ def _workflow(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
     page.get_by_text("IC decay").first.wait_for(timeout=90_000)
+    page.get_by_text("Factor detail").first.scroll_into_view_if_needed()
     _shot(page, "12_factor_detail")
 
     # --- combine: the zoo → a dynamic Mega-Alpha, then an equal-weight reference
@@ -109,14 +113,14 @@ def _workflow(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-
 
     # weights over time
     page.get_by_role("tab", name="Weights & IC").click()
-    _select(page.get_by_test_id("stSidebar"), "Strategy", "mega-dynamic")
+    _select(page, "Strategy", "mega-dynamic", sidebar=True)
     page.get_by_role("tab", name="Weights & IC").click()
     page.get_by_text("Factor labels").first.wait_for()
     _shot(page, "14_weights_and_ic")
 
     # backtest both strategies
     for name in ("mega-dynamic", "mega-equal"):
-        _select(page.get_by_test_id("stSidebar"), "Strategy", name)
+        _select(page, "Strategy", name, sidebar=True)
         page.get_by_role("tab", name="Backtest").click()
         page.get_by_role("button", name="Run backtest").click()
         page.get_by_test_id("stMetric").filter(has_text="Sharpe").first.wait_for(
