@@ -9,6 +9,7 @@ import streamlit as st
 
 from alphaforge_app import state
 from alphaforge_app.cache import factor_detail
+from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import error_text, t, translator
 from engine.errors import AlphaForgeError
 from engine.mining import worker
@@ -215,14 +216,10 @@ with st.expander(t("mining.past_runs")):
             st.rerun()
         except AlphaForgeError as exc:
             st.error(error_text(exc))
-    if record.status == "done" and st.button(t("mining.bundle"), help=t("mining.bundle_help"),
-                                             key="bundle"):
-        try:
-            st.session_state["af_bundle"] = (run_id, bundle_bytes(project, run_id=run_id))
-        except AlphaForgeError as exc:
-            st.error(error_text(exc))
-    ready = st.session_state.get("af_bundle")
-    if ready and ready[0] == run_id:
-        st.download_button(t("mining.bundle_download"), ready[1], f"{run_id}.zip",
-                           "application/zip", key="bundle_dl")
+    if record.status == "done":
+        prepared_download(
+            st, key="run_bundle", subject=run_id, help=t("mining.bundle_help"),
+            make=lambda: bundle_bytes(project, run_id=run_id), make_label=t("mining.bundle"),
+            download_label=t("mining.bundle_download"), spinner=t("mining.bundling"),
+            file_name=f"{run_id}.zip", mime="application/zip")
     st.json(dict(record.config), expanded=False)

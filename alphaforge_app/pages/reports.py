@@ -7,9 +7,11 @@ import json
 import streamlit as st
 
 from alphaforge_app import state
-from alphaforge_app.i18n import error_text, language, t, translator
-from engine.errors import AlphaForgeError
+from alphaforge_app.components.prepared import prepared_download
+from alphaforge_app.i18n import language, t, translator
 from engine.report import export, figures, series
+from engine.report.html import build_html
+from engine.report.pdf import build_comparison_pdf, build_pdf
 from engine.store.bundle import bundle_bytes
 from engine.store.strategies import StrategyFiles, load_strategy, strategy_names
 
@@ -111,18 +113,12 @@ with compare:
             curves = {n: series.equity(s.table("backtest_daily")) for n, s in loaded.items()}
             st.plotly_chart(figures.equity_comparison(curves, t=tr), use_container_width=True)
             st.plotly_chart(figures.drawdown_comparison(curves, t=tr), use_container_width=True)
-            if st.button(t("reports.make_comparison_pdf"), key="cmp_pdf"):
-                from engine.report.pdf import build_comparison_pdf
-
-                try:
-                    with st.spinner(t("reports.making_pdf")):
-                        st.session_state["af_cmp_pdf"] = build_comparison_pdf(
-                            project, picked, lang=language())
-                except AlphaForgeError as exc:
-                    st.error(error_text(exc))
-            if st.session_state.get("af_cmp_pdf"):
-                st.download_button(t("reports.download_pdf"), st.session_state["af_cmp_pdf"],
-                                   "comparison.pdf", "application/pdf", key="cmp_pdf_dl")
+            prepared_download(
+                st, key="cmp_pdf", subject="|".join(picked),
+                make=lambda: build_comparison_pdf(project, picked, lang=language()),
+                make_label=t("reports.make_comparison_pdf"),
+                download_label=t("reports.download_pdf"), spinner=t("reports.making_pdf"),
+                file_name="comparison.pdf", mime="application/pdf")
 
 with downloads:
     name = st.selectbox(t("reports.strategy"), names, key="download_strategy")
@@ -131,46 +127,23 @@ with downloads:
     c1, c2, c3 = st.columns(3)
     author = c1.text_input(t("reports.author"), key="report_author",
                            help=t("reports.author_help"))
-    if c2.button(t("reports.make_pdf"), type="primary", key="make_pdf"):
-        from engine.report.pdf import build_pdf
-
-        try:
-            with st.spinner(t("reports.making_pdf")):
-                st.session_state["af_pdf"] = (name, build_pdf(project, name, lang=language(),
-                                                              author=author or None))
-        except AlphaForgeError as exc:
-            st.error(error_text(exc))
-    if c3.button(t("reports.make_html"), key="make_html"):
-        from engine.report.html import build_html
-
-        try:
-            with st.spinner(t("reports.making_html")):
-                st.session_state["af_html"] = (name, build_html(project, name, lang=language(),
-                                                                author=author or None))
-        except AlphaForgeError as exc:
-            st.error(error_text(exc))
-    pdf = st.session_state.get("af_pdf")
-    if pdf and pdf[0] == name:
-        c2.download_button(t("reports.download_pdf"), pdf[1], f"{name}.pdf",
-                           "application/pdf", key="pdf_dl")
-    page = st.session_state.get("af_html")
-    if page and page[0] == name:
-        c3.download_button(t("reports.download_html"), page[1], f"{name}.html", "text/html",
-                           key="html_dl")
-
+    prepared_download(
+        c2, key="pdf", subject=name, primary=True,
+        make=lambda: build_pdf(project, name, lang=language(), author=author or None),
+        make_label=t("reports.make_pdf"), download_label=t("reports.download_pdf"),
+        spinner=t("reports.making_pdf"), file_name=f"{name}.pdf", mime="application/pdf")
+    prepared_download(
+        c3, key="html", subject=name,
+        make=lambda: build_html(project, name, lang=language(), author=author or None),
+        make_label=t("reports.make_html"), download_label=t("reports.download_html"),
+        spinner=t("reports.making_html"), file_name=f"{name}.html", mime="text/html")
     with_data = st.checkbox(t("reports.bundle_with_data"), key="bundle_data",
                             help=t("reports.bundle_with_data_help"))
-    if st.button(t("reports.bundle"), help=t("reports.bundle_help"), key="bundle"):
-        try:
-            with st.spinner(t("reports.bundling")):
-                st.session_state["af_sbundle"] = (name, bundle_bytes(
-                    project, strategy=name, with_data=with_data))
-        except AlphaForgeError as exc:
-            st.error(error_text(exc))
-    ready = st.session_state.get("af_sbundle")
-    if ready and ready[0] == name:
-        st.download_button(t("reports.bundle_download"), ready[1], f"{name}-bundle.zip",
-                           "application/zip", key="sbundle_dl")
+    prepared_download(
+        st, key="bundle", subject=f"{name}|{with_data}", help=t("reports.bundle_help"),
+        make=lambda: bundle_bytes(project, strategy=name, with_data=with_data),
+        make_label=t("reports.bundle"), download_label=t("reports.bundle_download"),
+        spinner=t("reports.bundling"), file_name=f"{name}-bundle.zip", mime="application/zip")
 
     st.markdown(t("reports.data_heading"))
     tables = ["scores", "weights", "daily"]

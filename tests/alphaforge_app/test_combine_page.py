@@ -83,3 +83,22 @@ def test_reports_page_states(home: Path) -> None:
     assert len(at.dataframe) >= 3  # metrics, factors, comparison
     labels = {b.label for b in at.get("download_button")}
     assert {"scores.csv", "backtest_daily.parquet", "equity.html"} <= labels
+
+
+def test_reports_page_makes_a_pdf(home: Path) -> None:
+    from engine.combine.service import StrategySpec, build_strategy, combine_config
+
+    project, _, _ = ensure_demo(home / "projects" / "demo",
+                                SyntheticConfig(n_tickers=30, n_days=300, seed=1))
+    build_strategy(project, StrategySpec(name="s", dataset="demo", factor_set="classic",
+                                         test=("2015-06-01", None), train=None,
+                                         config=combine_config("equal")))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/reports.py")
+    at.run()
+    at.button(key="pdf_make").click()
+    at.run(timeout=180)
+    assert not at.exception, at.exception
+    pdf = next(b for b in at.get("download_button") if b.label == "Download PDF")
+    assert pdf is not None
