@@ -30,6 +30,8 @@ if project is None or not project.dataset_names():
     st.stop()
 
 METHODS = ("dynamic", "equal", "static", "icweighted")
+#: Labels are looked up in dicts built now: a format_func may be called after the run.
+PRICES = {p: t(f"combine.price_{p}") for p in ("vwap", "close", "open")}
 
 build, view, backtest = st.tabs([t("combine.tab_build"), t("combine.tab_weights"),
                                  t("combine.tab_backtest")])
@@ -37,7 +39,8 @@ build, view, backtest = st.tabs([t("combine.tab_build"), t("combine.tab_weights"
 with build:
     sets = available_factor_sets(project)
     source = st.selectbox(t("combine.factors_from"), sets,
-                          format_func=lambda s: t("combine.classic_set") if s == "classic" else s,
+                          format_func={s: t("combine.classic_set") if s == "classic" else s
+                                       for s in sets}.get,
                           help=t("combine.factors_from_help"))
     factor_set = resolve_factor_set(project, source)
     chosen = st.multiselect(t("combine.factors"), factor_set.formulas,
@@ -52,7 +55,7 @@ with build:
     with st.form("build"):
         c1, c2 = st.columns(2)
         method = c1.selectbox(t("combine.method"), METHODS,
-                              format_func=lambda m: t(f"combine.method_{m}"),
+                              format_func={m: t(f"combine.method_{m}") for m in METHODS}.get,
                               help=t("combine.method_help"))
         # no default value: a default that follows the method would give the widget a new
         # identity (and drop the typed name) whenever the method changes
@@ -68,7 +71,7 @@ with build:
         n_factors = c4.number_input(t("combine.n_factors"), 1, 100, 10,
                                     help=t("combine.n_factors_help"))
         price = c5.selectbox(t("combine.target_price"), ["vwap", "close"],
-                             format_func=lambda p: t(f"combine.price_{p}"),
+                             format_func=PRICES.get,
                              help=t("combine.target_price_help"))
         overwrite = st.checkbox(t("combine.overwrite"))
         submitted = st.form_submit_button(t("combine.build"), type="primary")
@@ -143,12 +146,13 @@ with backtest:
         sell_bps = c5.number_input(t("combine.sell_bps"), 0.0, 500.0, 15.0,
                                    help=t("combine.costs_help"))
         trade_at = c6.selectbox(t("combine.trade_at"), ["open", "close", "vwap"],
-                                format_func=lambda p: t(f"combine.price_{p}"),
+                                format_func=PRICES.get,
                                 help=t("combine.trade_at_help"))
         tickers = list(cache.panel(project, str(strategy.info["dataset"])).tickers)
         benchmark = c7.selectbox(t("combine.benchmark"), ["equal", *tickers],
-                                 format_func=lambda b: t("combine.benchmark_equal")
-                                 if b == "equal" else b, help=t("combine.benchmark_help"))
+                                 format_func={"equal": t("combine.benchmark_equal"),
+                                              **{x: x for x in tickers}}.get,
+                                 help=t("combine.benchmark_help"))
         run_bt = st.form_submit_button(t("combine.run_backtest"), type="primary")
     if run_bt:
         try:

@@ -29,6 +29,7 @@ if project is None or not project.dataset_names():
 GENERATORS = ("cnn", "lstm", "gru", "transformer", "gp", "random")
 FITNESS = {"ic": "IC", "rank_ic": "RankIC", "icir": "ICIR", "rank_icir": "RankICIR"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRESETS = ("laptop", "paper")
 
 with st.sidebar.form("mine"):
     st.markdown(t("mining.new_run_heading"))
@@ -37,12 +38,12 @@ with st.sidebar.form("mine"):
     first, last = dt.date.fromisoformat(meta.start), dt.date.fromisoformat(meta.end)
     span = last - first
     generator = st.selectbox(t("mining.generator"), GENERATORS,
-                             format_func=lambda g: t(f"mining.generator_{g}"),
+                             format_func={g: t(f"mining.generator_{g}") for g in GENERATORS}.get,
                              help=t("mining.generator_help"))
     fitness = st.selectbox(t("mining.fitness"), list(FITNESS), format_func=FITNESS.get,
                            help=t("mining.fitness_help"))
-    preset_name = st.selectbox(t("mining.preset"), ["laptop", "paper"],
-                               format_func=lambda p: t(f"mining.preset_{p}"),
+    preset_name = st.selectbox(t("mining.preset"), PRESETS, format_func={
+                                   p: t(f"mining.preset_{p}") for p in PRESETS}.get,
                                help=t("mining.preset_help"))
     rounds = st.slider(t("mining.rounds"), 1, 50, 5, help=t("mining.rounds_help"))
     minutes = st.slider(t("mining.minutes"), 1, 120, 5, help=t("mining.minutes_help"))
@@ -54,7 +55,7 @@ with st.sidebar.form("mine"):
                           min_value=first, max_value=last, help=t("mining.valid_help"))
     seed = st.number_input(t("mining.seed"), 0, 2**31 - 1, 0, help=t("mining.seed_help"))
     device = st.selectbox(t("mining.device"), DEVICES,
-                          format_func=lambda d: t(f"mining.device_{d}"),
+                          format_func={d: t(f"mining.device_{d}") for d in DEVICES}.get,
                           help=t("mining.device_help"))
     start = st.form_submit_button(t("mining.start"), type="primary")
 
@@ -91,7 +92,8 @@ def _status(run_id: str) -> str:
 ids = [r.run_id for r in runs]
 chosen = st.session_state.get("af_run")
 run_id = st.selectbox(t("mining.run"), ids, index=ids.index(chosen) if chosen in ids else 0,
-                      format_func=lambda i: f"{i} ({t('mining.status_' + _status(i))})")
+                      format_func={i: f"{i} ({t('mining.status_' + _status(i))})"
+                                   for i in ids}.get)
 st.session_state["af_run"] = run_id
 record = project.run_record(run_id)
 page_status = _status(run_id)
