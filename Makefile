@@ -7,7 +7,7 @@ TORCH  := torch==2.13.0
 # Idle OpenMP threads sleep instead of spinning: much faster on 2 shared cores (bench_expr.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test test-all lint bench demo clean help chromium postgres
+.PHONY: run test test-all lint bench demo clean help chromium postgres bundle
 
 help:
 	@echo "make run      create .venv, install, open the app on the demo project"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-all also run tests marked slow"
 	@echo "make lint     ruff"
 	@echo "make bench    run the benchmarks (results in benchmarks/RESULTS.md)"
+	@echo "make bundle   build the desktop app folder dist/AlphaForge-UI/ (then packaging/smoke.sh)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
@@ -60,6 +61,17 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+# Desktop app, one folder (PyInstaller; several minutes: torch is most of it). Release check:
+# `make bundle && packaging/smoke.sh` (docs/desktop-build.md).
+BUNDLE_STAMP := $(VENV)/.bundle-installed
+$(BUNDLE_STAMP): $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,bundle]'
+	@touch $(BUNDLE_STAMP)
+
+bundle: $(BUNDLE_STAMP)
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build \
+		packaging/AlphaForge-UI.spec
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
