@@ -8,6 +8,7 @@ caller offers HTML only.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,11 @@ import polars as pl
 
 if TYPE_CHECKING:
     from engine.report.content import StrategyContent
+
+# kaleido's Chromium would fetch MathJax from a CDN and make Google's background requests;
+# choreographer hands it this proxy (an unused loopback port) so nothing leaves the computer
+# however the engine is entered (launcher, CLI, tests). See launcher.py for the trace.
+os.environ.setdefault("CHOREO_PROXY_SERVER", "http://127.0.0.1:9")
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 PNG_TIMEOUT_S = 30.0
@@ -87,6 +93,15 @@ def figure_png(fig: go.Figure, *, width: int = 1200, height: int = 600,
         return None
     return _with_timeout(lambda: fig.to_image(format="png", width=width, height=height,
                                               scale=2), timeout)
+
+
+def figure_svg(fig: go.Figure, *, width: int = 1200, height: int = 600,
+               timeout: float = PNG_TIMEOUT_S) -> bytes | None:
+    """SVG bytes rendered by kaleido (vector, for papers and slides), or None like PNG."""
+    if not browser_available():
+        return None
+    return _with_timeout(lambda: fig.to_image(format="svg", width=width, height=height),
+                         timeout)
 
 
 def figures_png(figs: Sequence[go.Figure], sizes: Sequence[tuple[int, int]], *,
