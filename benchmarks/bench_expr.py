@@ -661,38 +661,32 @@ def _publish(results: dict[str, dict[str, Any]], quick: bool, write: bool) -> No
 
 ANALYSIS = """### Why the slow operators are slow (profiled on this machine)
 
-- **Element-wise and shift operators (Ref, Div, ts_delta).** The functions themselves are at
-  the bound (`kernels.ref` alone: 0.3 ms on the 2,500 x 600 panel). What costs is around them:
-  `Operator.apply` maps ±inf to NaN after every operator with `isinf` plus an out-of-place
-  `masked_fill` (~4-10 ms here: two passes and two fresh 6 MB buffers, each paying its page
-  faults), and `evaluate` returns a `clone`. pandas' `shift` is one allocation and one copy.
-  Fix for the evaluator: skip the inf pass for operators that cannot create an infinity
-  (Ref, ts_max, ts_min, ts_med, cs_rank, Sign, Greater, Less...), do it in place
-  (`masked_fill_`) on the fresh outputs of the others, and hand back the cached tensor
-  read-only instead of a copy where callers only read.
-- **Rolling moments (ts_std, ts_var, ts_cov, ts_corr, ts_mad; ts_mean via `unfold`).** Each
-  output costs O(w) float64 work: every window is centred on its own mean before squaring, a
-  deliberate precision choice (kernels.py explains why cumulative sums are unsafe after
-  `Pow`/`Inv`). pandas' rolling kernels are compiled O(1)-per-step online updates. Two
-  pure-torch alternatives were tried for ts_std and were slower than the current lag loop:
-  `unfold` over a contiguous `[N, T]` copy then `std` (5x slower) and a cache-blocked lag loop
-  (2x slower). Reaching 5x over pandas here needs a compiled online kernel (numba or a C++
-  extension, with a periodic exact re-centring for precision) or the GPU.
-- **ts_med.** `np.partition` over a copied `[rows, N, w]` window block: O(w) copying per output
-  (pandas keeps a skiplist, O(log w)). Already ~2x faster than pandas; the bound ratio is the
-  copy.
-- **cs_rank / cs_zscore** (the largest share of the random-formula time in (a)).
-  `xsection.rank_average` sorts with torch's stable sort and then runs cummax/cummin scans.
-  The ranking in `engine/metrics/factor.py` (`_ranks`: numpy's vectorised argsort, a scatter of
-  positions, tie averaging only on rows that have ties, same results) is 3.3x faster on this
-  panel (111 ms against 369 ms for `rank_pct`); `xsection` could adopt it.
+State after the kernel performance pass (cached clean features, one in-place inf->NaN pass
+on fresh outputs, anchored moments with an exact fallback, a sorting network for ts_med,
+packed-integer ranking): classic operators went from 1.7-3.0x to ~3.8x of wide pandas and
+random formulas from 4.3/13 to ~16/25 formulas/s. What is still short of the 5x goal:
+
+- **Element-wise and shift operators (Ref, Div, ts_delta).** The kernels are at the bound;
+  pandas' `shift` is one allocation and one copy, we still pay the evaluator's output copy
+  and, for operators that can create infinities, one in-place inf->NaN pass. At these sizes
+  (a few ms) per-call overheads dominate; they matter little inside whole formulas.
+- **Rolling moments (ts_std, ts_var, ts_cov, ts_corr, ts_ema).** Moments are now computed
+  around a per-window anchor with cumulative sums and fall back to the exact centred O(w)
+  loop where the anchored result is not trustworthy (large dynamic range after `Pow`/`Inv`);
+  ts_ema is a first-order recurrence run step by step over T. pandas' rolling kernels are
+  compiled O(1)-per-step online updates. Closing the rest needs a compiled online kernel
+  (numba or a C++ extension with periodic exact re-centring) or the GPU.
+- **ts_med.** A sorting network over the window (no `np.partition` copies); now 2-9x faster
+  than pandas, but O(w log^2 w) compare-exchanges per output keep it far from the copy bound.
+- **cs_rank / cs_zscore.** Ranking packs (value, index) into one integer key and sorts once;
+  ~4.5x pandas here. Still the largest share of random-formula time in (a).
 - **Features.** The panel stores `[T, N, F]`, so taking one feature out is a strided copy
   (the *feature* time above), paid once per feature while it stays in the cache.
 - **Threads.** A first run with torch's default OpenMP wait policy, on the same shared 2
   cores, measured Ref at 101 ms, ts_std at 346 ms and ts_corr at 1,073 ms, 0.9 random
   formulas/s and 40 s for the 100-factor RankIC: spinning OpenMP threads collapse when other
-  processes compete for the cores. The app's worker processes should set
-  `OMP_WAIT_POLICY=PASSIVE` before importing torch (or use one torch thread).
+  processes compete for the cores. The Makefile, the launcher and the mining workers set
+  `OMP_WAIT_POLICY=PASSIVE` before importing torch.
 - **Memory.** The random-formula peak RSS is the interpreter and torch (~0.6 GB before
   evaluating), the sub-expression cache at its default 1 GiB limit, and ~1 GB of float64
   temporaries of the rolling kernels kept by the allocator. A laptop preset could cap the
