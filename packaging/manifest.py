@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: relative to its own ``__file__``.
 DATA_GLOBS: tuple[str, ...] = (
     "alphaforge_app/**/*.py",
+    "alphaforge_app/static/*",
     "assets/**/*",
     "engine/i18n/*/*.toml",
     ".streamlit/config.toml",
