@@ -15,7 +15,7 @@ from engine.i18n import Translator, translate
 
 PALETTE = ("#2F6FEB", "#E4572E", "#17BEBB", "#FFC914", "#76B041", "#8E6C8A", "#3D405B")
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
-           "font": {"family": "Noto Sans, Arial, sans-serif"}}
+           "font": {"family": "Source Sans, Noto Sans, Arial, alphaforge-hangul, sans-serif"}}
 
 
 def coverage_heatmap(frame: pl.DataFrame, *, max_tickers: int = 120, every: str = "1mo",
