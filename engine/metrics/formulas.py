@@ -34,6 +34,16 @@ class FormulaScores:
     n_days: int
 
 
+def _scored_days(panel: Panel, start: str | None, end: str | None) -> torch.Tensor:
+    """``[T]`` bool mask of the days in ``[start, end]``; an empty range is a clear error."""
+    days = torch.from_numpy(panel.date_mask(start, end))
+    if not bool(days.any()):
+        raise ConfigError(
+            f"no trading days between {start or 'the start'} and {end or 'the end'}; the "
+            f"dataset covers {panel.dates[0]} .. {panel.dates[-1]}")
+    return days
+
+
 def score_formulas(
     panel: Panel,
     formulas: Sequence[str],
@@ -44,11 +54,7 @@ def score_formulas(
     price: TargetPrice = "vwap",
     min_stocks: int = DEFAULT_MIN_STOCKS,
 ) -> FormulaScores:
-    days = torch.from_numpy(panel.date_mask(start, end))
-    if not bool(days.any()):
-        raise ConfigError(
-            f"no trading days between {start or 'the start'} and {end or 'the end'}; the "
-            f"dataset covers {panel.dates[0]} .. {panel.dates[-1]}")
+    days = _scored_days(panel, start, end)
     target = forward_return(panel, horizon, price)[days]
     mask = panel.universe[days]
     evaluator = Evaluator(panel)
@@ -112,10 +118,7 @@ def factor_detail(
 
     if not formulas:
         raise ConfigError("no formulas to describe")
-    days = torch.from_numpy(panel.date_mask(start, end))
-    if not bool(days.any()):
-        raise ConfigError(f"no trading days between {start or 'the start'} and "
-                          f"{end or 'the end'}")
+    days = _scored_days(panel, start, end)
     full = Evaluator(panel).evaluate_many(list(formulas))
     values = full[:, days]
     mask = panel.universe[days]
