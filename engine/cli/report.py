@@ -44,7 +44,7 @@ def cmd_report(args: argparse.Namespace) -> Output:
                                 author=args.author)
         stem = args.strategy
     out = _write(args.out or project.root / "reports" / f"{stem}.pdf", report.data)
-    t = Translator(lang)
+    t = Translator("en")  # the command line speaks English whatever the report's language
     written: dict[str, Any] = {"pdf": str(out)}
     lines = [f"{'Comparison' if comparing else 'Report'} of {', '.join(names)}: {out} "
              f"({report.pages} pages, {len(report.data) / 1e6:.1f} MB)",
