@@ -53,6 +53,13 @@ def _open_page(page, link: str, marker: str) -> None:  # type: ignore[no-untyped
     page.get_by_text(marker).first.wait_for()
 
 
+def _uploaded(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the uploader lists the file: pressing Import while the upload is still
+    running (a busy machine) would import nothing."""
+    page.get_by_text(name, exact=True).first.wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+
+
 def _journey(page, server) -> None:  # type: ignore[no-untyped-def]
     page.goto(server.url)
     page.get_by_role("tab", name="Sign up").click()
@@ -104,6 +111,7 @@ def _journey(page, server) -> None:  # type: ignore[no-untyped-def]
     page.get_by_text(re.compile("US study — ")).wait_for()
     _open_page(page, "Data", "Import a file")
     page.locator("input[type=file]").set_input_files(str(US_FILE))
+    _uploaded(page, US_FILE.name)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Imported 'us_sp500_2013_2018'").wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"LNT \+101% on 2016-05-20")).first.wait_for()
@@ -123,6 +131,14 @@ def test_bad_upload_shows_error_and_saves_nothing(server_factory, browser,  # ty
     bad.write_text("date,ticker,open,high,low,close,volume\n2020-01-02,AAA,1,2,0.5,abc,100\n")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT)
+    try:
+        _bad_upload(page, server, bad)
+    except Exception:
+        _shot(page, "failure_bad_upload")
+        raise
+
+
+def _bad_upload(page, server, bad: Path) -> None:  # type: ignore[no-untyped-def]
     page.goto(server.url)
     page.get_by_text("No project yet").wait_for()
     page.get_by_role("button", name="Start with the demo market").click()
@@ -130,6 +146,7 @@ def test_bad_upload_shows_error_and_saves_nothing(server_factory, browser,  # ty
     _open_page(page, "Data", "Import a file")
     page.get_by_text("Import a file").first.click()
     page.locator("input[type=file]").set_input_files(str(bad))
+    _uploaded(page, bad.name)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Import failed — nothing was saved").wait_for()
     page.get_by_text(re.compile(r"column 'close': 1 value\(s\) are not numbers \(row 1: 'abc'\)"
