@@ -6,10 +6,13 @@ import json
 
 import streamlit as st
 
-from alphaforge_app import state
+from alphaforge_app import cache, state
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import language, t, translator
+from engine.metrics.formulas import factor_values
 from engine.report import export, figures, series
+from engine.report.alphalens_export import alphalens_zip, build_frames
+from engine.report.content import gather_many
 from engine.report.html import build_html
 from engine.report.pdf import build_comparison_pdf, build_pdf
 from engine.store.bundle import bundle_bytes
@@ -146,6 +149,28 @@ with downloads:
         spinner=t("reports.bundling"), file_name=f"{name}-bundle.zip", mime="application/zip")
 
     st.markdown(t("reports.data_heading"))
+    d1, d2, d3 = st.columns(3)
+    prepared_download(
+        d1, key="series", subject=name, help=t("reports.series_zip_help"),
+        make=lambda: export.series_zip(gather_many(project, [name]),
+                                       readme=t("report.data_readme")),
+        make_label=t("reports.series_zip"), download_label=t("reports.download_zip"),
+        spinner=t("reports.packing"), file_name=f"{name}-series.zip", mime="application/zip")
+    prepared_download(
+        d2, key="factor_values", subject=name, help=t("reports.factor_values_help"),
+        make=lambda: export.frame_parquet(factor_values(
+            cache.panel(project, str(strategy.info["dataset"])), strategy.info["formulas"],
+            list(series.factor_labels(strategy.info["formulas"]).values()),
+            start=strategy.info["test"][0], end=strategy.info["test"][1])),
+        make_label=t("reports.factor_values"), download_label=t("reports.download_parquet"),
+        spinner=t("reports.packing"), file_name=f"{name}-factor-values.parquet",
+        mime="application/octet-stream")
+    prepared_download(
+        d3, key="alphalens", subject=name, help=t("reports.alphalens_help"),
+        make=lambda: alphalens_zip(build_frames(project, name)),
+        make_label=t("reports.alphalens"), download_label=t("reports.download_zip"),
+        spinner=t("reports.packing"), file_name=f"{name}-alphalens.zip",
+        mime="application/zip")
     tables = ["scores", "weights", "daily"]
     if strategy.backtest is not None:
         tables += ["backtest_daily", "positions", "trades"]

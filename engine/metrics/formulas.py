@@ -146,3 +146,31 @@ def factor_detail(
                                **{f: corr[:, j] for j, f in enumerate(formulas)}})
     return FactorDetail(ic=ic_frame, decay=decay_frame, correlation=corr_frame)
 
+
+
+def factor_values(
+    panel: Panel,
+    formulas: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+) -> pl.DataFrame:
+    """Long table of factor values for downloads: date, ticker, one column per formula
+    (named by ``labels``, e.g. F1, F2...), rows in ``[start, end]`` where the stock is in the
+    universe. Values are those the metrics see (evaluated on the whole panel first)."""
+    if not formulas:
+        raise ConfigError("no formulas to evaluate")
+    names = list(labels) if labels is not None else list(formulas)
+    if len(names) != len(formulas):
+        raise ConfigError(f"{len(formulas)} formulas but {len(names)} labels")
+    days = _scored_days(panel, start, end)
+    values = Evaluator(panel).evaluate_many(list(formulas))[:, days]  # [K, T, N]
+    keep = panel.universe[days].numpy()
+    t_idx, n_idx = np.nonzero(keep)
+    dates = panel.dates[days.numpy()]
+    tickers = np.asarray(panel.tickers)
+    return pl.DataFrame({
+        "date": dates[t_idx], "ticker": tickers[n_idx],
+        **{name: values[k].numpy()[t_idx, n_idx] for k, name in enumerate(names)},
+    })

@@ -102,3 +102,8 @@ def test_reports_page_makes_a_pdf(home: Path) -> None:
     assert not at.exception, at.exception
     pdf = next(b for b in at.get("download_button") if b.label == "Download PDF")
     assert pdf is not None
+    for key in ("series", "factor_values", "alphalens"):
+        at.button(key=f"{key}_make").click()
+        at.run(timeout=180)
+        assert not at.exception, at.exception
+        assert [b for b in at.get("download_button") if b.key == f"{key}_download"], key

@@ -8,7 +8,7 @@ import pytest
 from engine.data.panel import build
 from engine.data.synthetic import SyntheticConfig, generate
 from engine.errors import ConfigError
-from engine.metrics.formulas import factor_detail, score_formulas
+from engine.metrics.formulas import factor_detail, factor_values, score_formulas
 
 FORMULAS = ["ts_pctchange($close, 20)", "Mul(-1, ts_pctchange($close, 5))", "Abs($volume)"]
 
@@ -39,3 +39,16 @@ def test_mean_rank_ic_matches_score_formulas(panel) -> None:  # type: ignore[no-
 def test_empty_range_is_refused(panel) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="no trading days"):
         factor_detail(panel, FORMULAS, start="2030-01-01")
+
+
+def test_factor_values_long_table(panel) -> None:  # type: ignore[no-untyped-def]
+    frame = factor_values(panel, FORMULAS, ["F1", "F2", "F3"], start="2015-06-01")
+    assert frame.columns == ["date", "ticker", "F1", "F2", "F3"]
+    days = panel.date_mask("2015-06-01", None)
+    assert frame.height == int(panel.universe[days].sum())
+    row = frame.row(0, named=True)
+    t = int(np.searchsorted(panel.dates, np.datetime64(row["date"])))
+    n = list(panel.tickers).index(row["ticker"])
+    from engine.expr.evaluate import Evaluator
+    want = Evaluator(panel).evaluate(FORMULAS[0])[t, n].item()
+    assert row["F1"] == pytest.approx(want, nan_ok=True)
