@@ -677,7 +677,8 @@ random formulas from 4.3/13 to ~16/25 formulas/s. What is still short of the 5x 
   compiled O(1)-per-step online updates. Closing the rest needs a compiled online kernel
   (numba or a C++ extension with periodic exact re-centring) or the GPU.
 - **ts_med.** A sorting network over the window (no `np.partition` copies); now much faster
-  than pandas (7-11x), but O(w log^2 w) compare-exchanges per output keep it far from the copy bound.
+  than pandas (7-11x), but O(w log^2 w) compare-exchanges per output keep it far from the
+  copy bound.
 - **cs_rank / cs_zscore.** Ranking packs (value, index) into one integer key and sorts once;
   ~4.5x pandas here. Still the largest share of random-formula time in (a).
 - **Features.** The panel stores `[T, N, F]`, so taking one feature out is a strided copy
