@@ -47,6 +47,8 @@ with st.sidebar.form("mine"):
                                help=t("mining.preset_help"))
     rounds = st.slider(t("mining.rounds"), 1, 50, 5, help=t("mining.rounds_help"))
     minutes = st.slider(t("mining.minutes"), 1, 120, 5, help=t("mining.minutes_help"))
+    timed = st.checkbox(t("mining.use_time_limit"), value=True,
+                        help=t("mining.use_time_limit_help"))
     zoo_size = st.number_input(t("mining.zoo_size"), 1, 200, 20, help=t("mining.zoo_size_help"))
     corr = st.slider(t("mining.corr"), 0.3, 0.95, 0.7, 0.05, help=t("mining.corr_help"))
     train = st.date_input(t("mining.train_dates"), (first, first + span * 0.7),
@@ -66,7 +68,8 @@ if start:
             raise AlphaForgeError(t("mining.pick_both_ends"))
         config = preset(preset_name, generator=generator, fitness=fitness, seed=int(seed),
                         device=device, zoo_size=int(zoo_size), corr_thresh=float(corr),
-                        max_rounds=int(rounds), time_budget_s=60.0 * minutes,
+                        max_rounds=int(rounds),
+                        time_budget_s=60.0 * minutes if timed else None,
                         train=(str(train[0]), str(train[1])),
                         valid=(str(valid[0]), str(valid[1])))
         st.session_state["af_run"] = worker.start(project, config, dataset=dataset)

@@ -139,3 +139,25 @@ def test_mining_page_in_korean(home: Path) -> None:
     assert not at.exception, at.exception
     assert at.title[0].value == "팩터 마이닝"
     assert any(m.label == "상태" and m.value == "실패" for m in at.metric)
+
+
+def test_start_without_time_limit_records_no_time_budget(home: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unticking the time limit gives a run that stops on rounds only (exactly re-runnable)."""
+    from engine.mining import worker
+
+    started: list[object] = []
+
+    def fake_start(project, config, *, dataset, command=None):  # type: ignore[no-untyped-def]
+        started.append(config)
+        return worker.create_run(project, config, dataset)
+
+    monkeypatch.setattr(worker, "start", fake_start)
+    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(home)
+    next(c for c in at.sidebar.checkbox if c.label == "Stop at the time budget").uncheck()
+    at.button(key="FormSubmitter:mine-Start mining").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert len(started) == 1
+    assert started[0].time_budget_s is None and started[0].max_rounds == 5
