@@ -19,6 +19,7 @@ from engine.report import figures, series
 from engine.store import atomic
 from engine.store.bundle import bundle_bytes
 from engine.store.project import read_progress
+from engine.store.records import RunRecord
 
 st.title(t("mining.title"))
 project = state.current_project(state.is_single_user())
@@ -83,23 +84,26 @@ if not runs:
     st.stop()
 
 
-def _status(run_id: str) -> str:
+def _status(record: RunRecord, alive: bool | None = None) -> str:
     """The run's status, 'stopped' when its record says running but no worker is alive
-    (the machine slept, the process was killed): such a run is resumable."""
-    record = project.run_record(run_id)
-    if record.status == "running" and worker.worker_pid(project, run_id) is None:
-        return "stopped"
-    return record.status
+    (the machine slept, the process was killed): such a run is resumable. ``alive`` is
+    looked up when not given (only running records need it)."""
+    if record.status != "running":
+        return record.status
+    if alive is None:
+        alive = worker.worker_pid(project, record.run_id) is not None
+    return "running" if alive else "stopped"
 
 
-ids = [r.run_id for r in runs]
+statuses = {r.run_id: _status(r) for r in runs}
+ids = list(statuses)
 chosen = st.session_state.get("af_run")
 run_id = st.selectbox(t("mining.run"), ids, index=ids.index(chosen) if chosen in ids else 0,
-                      format_func={i: f"{i} ({t('mining.status_' + _status(i))})"
-                                   for i in ids}.get)
+                      format_func={i: f"{i} ({t('mining.status_' + s)})"
+                                   for i, s in statuses.items()}.get)
 st.session_state["af_run"] = run_id
-record = project.run_record(run_id)
-page_status = _status(run_id)
+record = next(r for r in runs if r.run_id == run_id)
+page_status = statuses[run_id]
 
 
 @st.fragment(run_every=2)
@@ -108,7 +112,7 @@ def monitor() -> None:
     record = project.run_record(run_id)
     events = read_progress(project, run_id)
     alive = worker.worker_pid(project, run_id) is not None
-    status = _status(run_id)
+    status = _status(record, alive)
     if status != page_status:  # finished, failed or stopped: redraw the zoo and the buttons
         st.rerun()
     c1, c2, c3, c4 = st.columns(4)
@@ -208,8 +212,7 @@ elif zoo is not None:
     st.info(t("mining.zoo_empty"))
 
 with st.expander(t("mining.past_runs")):
-    st.dataframe(series.runs_table([project.run_record(i) for i in ids], _status,
-                                   translator()),
+    st.dataframe(series.runs_table(runs, statuses, translator()),
                  hide_index=True, use_container_width=True)
     if st.button(t("mining.rerun"), help=t("mining.rerun_help"), key="rerun",
                  disabled=record.dataset not in project.dataset_names()):

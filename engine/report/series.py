@@ -7,13 +7,18 @@ and the PDF report derive it the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from engine.i18n import Translator
 from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
+
+if TYPE_CHECKING:
+    from engine.mining.zoo import FactorSet
+    from engine.store.records import RunRecord
 
 
 def factor_labels(formulas: Sequence[str]) -> dict[str, str]:
@@ -152,10 +157,10 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
     return float(min(1.0, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
 
 
-def zoo_table(zoo: object, labels: dict[str, str]) -> pl.DataFrame:
+def zoo_table(zoo: FactorSet, labels: dict[str, str]) -> pl.DataFrame:
     """One row per zoo factor: label, formula, fitness and its train/valid/test IC, RankIC,
     ICIR, RankICIR (columns ``train_ic`` ...; segments a run did not score are left out)."""
-    factors = getattr(zoo, "factors", ())
+    factors = zoo.factors
     segments = [seg for seg in ("train", "valid", "test")
                 if any(seg in f.metrics for f in factors)]
     rows = []
@@ -173,23 +178,24 @@ def zoo_table(zoo: object, labels: dict[str, str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def runs_table(records: Sequence[object], status: object, t: Translator | None = None
-               ) -> pl.DataFrame:
-    """Past mining runs: id, status (via ``status(run_id)``), generator, fitness, dataset,
-    seed, start and end time — newest first as given."""
+def runs_table(records: Sequence[RunRecord], statuses: Mapping[str, str],
+               t: Translator | None = None) -> pl.DataFrame:
+    """Past mining runs: id, status (``statuses[run_id]``, which may differ from the record's,
+    e.g. 'stopped'), generator, fitness, dataset, seed, start and end time — in the given
+    order."""
     t = t or Translator()
     rows = []
     for r in records:
-        config = getattr(r, "config", {}) or {}
+        config = r.config or {}
         rows.append({
-            t("figures.run_id"): r.run_id,  # type: ignore[attr-defined]
-            t("figures.run_status"): t("mining.status_" + status(r.run_id)),  # type: ignore
+            t("figures.run_id"): r.run_id,
+            t("figures.run_status"): t("mining.status_" + statuses[r.run_id]),
             t("figures.run_generator"): str(config.get("generator", "")),
             t("figures.run_fitness"): str(config.get("fitness", "")),
-            t("figures.run_dataset"): str(getattr(r, "dataset", "") or ""),
-            t("figures.run_seed"): getattr(r, "seed", None),
-            t("figures.run_started"): str(getattr(r, "started", "") or "")[:19],
-            t("figures.run_ended"): str(getattr(r, "ended", "") or "")[:19],
+            t("figures.run_dataset"): r.dataset or "",
+            t("figures.run_seed"): r.seed,
+            t("figures.run_started"): (r.started or "")[:19],
+            t("figures.run_ended"): (r.ended or "")[:19],
         })
     return pl.DataFrame(rows)
 
