@@ -29,8 +29,18 @@ detail, compare, downloads = st.tabs([t("reports.tab_detail"), t("reports.tab_co
                                       t("reports.tab_downloads")])
 
 
+_built: dict[str, dict[str, object]] = {}  # this run's charts by strategy (both tabs use them)
+
+
 def _figures(strategy: StrategyFiles) -> dict[str, object]:
-    """Every chart of a strategy's report (backtest charts only when it has a backtest)."""
+    """Every chart of a strategy's report (backtest charts only when it has a backtest),
+    built once per run even when the report and downloads tabs show the same strategy."""
+    if strategy.name not in _built:
+        _built[strategy.name] = _make_figures(strategy)
+    return _built[strategy.name]
+
+
+def _make_figures(strategy: StrategyFiles) -> dict[str, object]:
     tr = translator()
     labels = series.factor_labels(strategy.info["formulas"])
     out: dict[str, object] = {
@@ -175,12 +185,14 @@ with downloads:
     if strategy.backtest is not None:
         tables += ["backtest_daily", "positions", "trades"]
     cols = st.columns(3)
+    # the files are made when a button is clicked (deferred data), not on every rerun
     for i, stem in enumerate(tables):
-        frame = strategy.table(stem)
         with cols[i % 3]:
-            st.download_button(f"{stem}.csv", export.frame_csv(frame), f"{name}_{stem}.csv",
-                               "text/csv", key=f"csv_{stem}")
-            st.download_button(f"{stem}.parquet", export.frame_parquet(frame),
+            st.download_button(f"{stem}.csv",
+                               lambda s=strategy, stem=stem: export.frame_csv(s.table(stem)),
+                               f"{name}_{stem}.csv", "text/csv", key=f"csv_{stem}")
+            st.download_button(f"{stem}.parquet",
+                               lambda s=strategy, stem=stem: export.frame_parquet(s.table(stem)),
                                f"{name}_{stem}.parquet", key=f"pq_{stem}")
     st.download_button("strategy.json", json.dumps(strategy.info, indent=2, default=str),
                        f"{name}_strategy.json", "application/json")
@@ -190,8 +202,8 @@ with downloads:
     cols = st.columns(3)
     for i, (key, fig) in enumerate(charts.items()):
         with cols[i % 3]:
-            st.download_button(f"{key}.html", export.figure_html(fig), f"{name}_{key}.html",
-                               "text/html", key=f"html_{key}")
+            st.download_button(f"{key}.html", lambda fig=fig: export.figure_html(fig),
+                               f"{name}_{key}.html", "text/html", key=f"html_{key}")
             if want_png:
                 png = export.figure_png(fig)
                 if png is not None:
