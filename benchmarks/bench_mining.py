@@ -43,11 +43,12 @@ from engine.expr.classic import CLASSIC  # noqa: E402
 from engine.expr.evaluate import Evaluator  # noqa: E402
 from engine.expr.grammar import sample_random  # noqa: E402
 from engine.expr.xsection import zscore  # noqa: E402
-from engine.metrics.factor import evaluate_factors, fitness  # noqa: E402
+from engine.metrics.factor import evaluate_factors  # noqa: E402
+from engine.metrics.fitness import fitness  # noqa: E402
 from engine.mining.config import DateRange, MiningConfig, preset  # noqa: E402
-from engine.mining.fitness import Split, resolve_split  # noqa: E402
 from engine.mining.loop import mine  # noqa: E402
 from engine.mining.session import Session  # noqa: E402
+from engine.mining.split import Split, resolve_split  # noqa: E402
 
 METHODS = ("cnn", "lstm", "transformer", "gp", "random")
 US_SPLIT = (DateRange("2013-02-08", "2016-06-30"), DateRange("2016-07-01", "2016-12-31"),

@@ -116,6 +116,16 @@ def size(node: Node) -> int:
     return 1
 
 
+def lookback(node: Node) -> int:
+    """Days of history a formula reads before the day it is evaluated on (an upper bound:
+    each windowed operator adds its window), so its values exist from this day of a panel."""
+    if not isinstance(node, Call):
+        return 0
+    inner = max((lookback(a) for a in node.args if not isinstance(a, Window)), default=0)
+    window = node.args[-1]
+    return inner + (window.value if isinstance(window, Window) else 0)
+
+
 # --------------------------------------------------------------------------- printing
 
 

@@ -1,5 +1,6 @@
 """Factor quality metrics: daily IC / RankIC / factor return, their summaries, decay,
-autocorrelation, turnover and the miner's fitness (ALPHAFORGE_SPEC §3 and §5).
+autocorrelation and turnover (ALPHAFORGE_SPEC §5); the miner's fitness (§3) is
+:mod:`engine.metrics.fitness`.
 
 Every function is batched: a factor is ``[T, N]`` or a stack ``[..., T, N]`` (typically
 ``[K, T, N]``, K factors) and broadcasts against a ``[T, N]`` target and an optional ``[T, N]``
@@ -10,7 +11,7 @@ statistic toward zero: ALPHAFORGE_SPEC §8 #3). On each day only the stocks wher
 ``min_stocks`` such stocks give NaN.
 
 Pearson and Spearman correlations are invariant to a per-day affine map of either side, so the
-per-day z-scoring of §1 changes nothing here and is skipped; :func:`fitness` applies it where it
+per-day z-scoring of §1 changes nothing here and is skipped; the fitness applies it where it
 does matter (the factor-return slope).
 
 Per-day sums run in float64 on bounded chunks of rows, so a stack of 100 factors x 2,500 days x
@@ -23,10 +24,8 @@ however many factors are scored against it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -34,7 +33,7 @@ import torch
 
 from engine.data.target import shift_back
 from engine.errors import ConfigError
-from engine.expr.xsection import rank_pct, zscore
+from engine.expr.xsection import rank_pct
 
 DEFAULT_MIN_STOCKS = 10
 # Elements per chunk of the per-day computation: bounds the float64 temporaries (~32 MB each).
@@ -47,9 +46,6 @@ _SKIP_SHARE = 0.1
 # boolean gathers) instead of only those.
 _REDO_ALL_SHARE = 0.25
 
-FitnessMetric = Literal["ic", "rank_ic", "icir", "rank_icir"]
-FITNESS_METRICS: tuple[str, ...] = ("ic", "rank_ic", "icir", "rank_icir")
-_RISK_FREE_DAILY = 0.03 / 252  # spec §3 step 4: the Sharpe of the factor return
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,7 +416,8 @@ def daily_factor_return(
 ) -> torch.Tensor:
     """Daily slope of the cross-sectional regression of target on factor (cov / var of the
     factor over the jointly valid stocks), ``[..., T]`` float64, in target units per factor
-    unit. Z-score both sides first (as :func:`fitness` does) to get the spec §3 ``ret_t``."""
+    unit. Z-score both sides first (as :mod:`engine.metrics.fitness` does) to get the spec
+    §3 ``ret_t``."""
     return _per_day(_slope, factor, target, mask, min_stocks, ranks=False)
 
 
@@ -678,7 +675,7 @@ def turnover(
 
 
 # --------------------------------------------------------------------------------------------
-# Fitness for the miner (spec §3)
+# Diversity of factor-return series (spec §3 step 7; the fitness is in engine.metrics.fitness)
 
 
 def series_correlation(a: torch.Tensor, b: torch.Tensor, min_days: int = 2) -> torch.Tensor:
@@ -698,132 +695,3 @@ def series_correlation(a: torch.Tensor, b: torch.Tensor, min_days: int = 2) -> t
     ok = (n >= min_days) & (va > 0) & (vb > 0)
     r = cov / torch.sqrt(va.clamp(min=0) * vb.clamp(min=0))
     return torch.where(ok, r.clamp(-1.0, 1.0), torch.nan)
-
-
-@dataclass(frozen=True, eq=False)
-class Fitness:
-    """Scores of candidate factors (leading shape ``[...]``), spec §3.
-
-    score: the chosen metric after the gates (0 where a gate fails, where the value is not
-    finite or negative). ic_mean = |mean IC|, icir = ic_mean / std; rank_ic_mean / rank_icir the
-    same for RankIC (None when the metric did not need ranks); ret_mean = |mean factor return|
-    on z-scored sides, retir, sharpe = (ret_mean - 0.03/252) / std * sqrt(252); all cleaned
-    (non-finite or negative -> 0). ret_series ``[..., T]`` is kept for the diversity test
-    (:func:`series_correlation` against the zoo's). passes_gate: the first-day coverage and
-    distinct-values tests (§3 step 6).
-    """
-
-    score: torch.Tensor
-    ic_mean: torch.Tensor
-    icir: torch.Tensor
-    rank_ic_mean: torch.Tensor | None
-    rank_icir: torch.Tensor | None
-    ret_mean: torch.Tensor
-    retir: torch.Tensor
-    sharpe: torch.Tensor
-    ret_series: torch.Tensor
-    passes_gate: torch.Tensor
-
-
-def _clean(x: torch.Tensor) -> torch.Tensor:
-    """Non-finite or negative -> 0 (spec §3 step 4)."""
-    return torch.where(torch.isfinite(x) & (x > 0), x, 0.0)
-
-
-def _distinct_finite(rows: torch.Tensor) -> torch.Tensor:
-    """Number of distinct finite values per row of ``[..., N]``."""
-    finite = torch.isfinite(rows)
-    s, _ = torch.sort(torch.where(finite, rows, torch.inf), dim=-1)
-    fin_sorted = torch.isfinite(s)
-    change = torch.ones_like(fin_sorted)
-    change[..., 1:] = s[..., 1:] != s[..., :-1]
-    return (change & fin_sorted).sum(-1)
-
-
-def passes_gate(
-    factor: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    min_stocks: int = DEFAULT_MIN_STOCKS,
-    day: int | None = None,
-    min_coverage: float = 0.8,
-    min_distinct: float = 0.01,
-) -> torch.Tensor:
-    """Spec §3 step 6 gate, ``[...]`` bool: on the scoring day the factor has at least
-    ``min_coverage`` times as many finite values as the target, and at least ``min_distinct``
-    times as many distinct values (rejects near-constant factors).
-
-    ``day`` None **[ours]**: per factor, the first day on which the target has ``min_stocks``
-    finite values and the factor has any finite value, so a formula's warm-up (NaN while its
-    windows fill, which the reference hides by loading 100 days of history) is not held
-    against it; pass an index to use one fixed day as the reference does.
-    """
-    shape = _check_shapes(factor, target, mask)
-    lead, (t, n) = shape[:-2], shape[-2:]
-    f = factor.expand(shape).reshape(-1, t, n)
-    tgt_ok = torch.isfinite(target)
-    if mask is not None:
-        tgt_ok = tgt_ok & mask.to(torch.bool)
-        f = torch.where(mask.to(torch.bool), f, torch.nan)
-    y = torch.where(tgt_ok, target, torch.nan).expand(t, n)
-    if day is None:
-        usable = (tgt_ok.sum(-1) >= min_stocks) & torch.isfinite(f).any(-1)  # [R, T]
-        first = torch.where(usable.any(-1), usable.to(torch.int8).argmax(-1), 0)
-    else:
-        if not -t <= day < t:
-            raise ConfigError(f"gate day {day} is outside the {t}-day panel")
-        first = torch.full((f.shape[0],), day % t, dtype=torch.long, device=f.device)
-    rows = f[torch.arange(f.shape[0], device=f.device), first]  # [R, N]
-    y_rows = y[first]  # [R, N]
-    n_f = torch.isfinite(rows).sum(-1)
-    n_y = torch.isfinite(y_rows).sum(-1)
-    ok = (n_y > 0) & (n_f >= min_coverage * n_y)
-    ok &= _distinct_finite(rows) >= min_distinct * _distinct_finite(y_rows)
-    return ok.reshape(lead)
-
-
-def fitness(
-    factor: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    metric: FitnessMetric = "ic",
-    min_stocks: int = DEFAULT_MIN_STOCKS,
-    gate_day: int | None = None,
-) -> Fitness:
-    """Spec §3 fitness of candidates ``factor [..., T, N]`` on the training slice.
-
-    Both sides are z-scored per day (§1) before the factor-return slope; IC and RankIC do not
-    need it. The miner ranks by ``score``; the zoo's diversity test correlates ``ret_series``.
-    """
-    if metric not in FITNESS_METRICS:
-        raise ConfigError(
-            f"unknown fitness metric '{metric}'; choose one of {', '.join(FITNESS_METRICS)}"
-        )
-    ic = summarize(daily_ic(factor, target, mask, min_stocks))
-    ic_mean = ic.mean.abs()
-    icir = ic_mean / ic.std
-    rank_mean = rank_ir = None
-    if metric in ("rank_ic", "rank_icir"):
-        rank = summarize(daily_rank_ic(factor, target, mask, min_stocks))
-        rank_mean = _clean(rank.mean.abs())
-        rank_ir = _clean(rank.mean.abs() / rank.std)
-    inside = factor if mask is None else torch.where(mask.to(torch.bool), factor, torch.nan)
-    ret_series = daily_factor_return(zscore(inside), zscore(target), mask, min_stocks)
-    ret = summarize(ret_series)
-    ret_mean = ret.mean.abs()
-    sharpe = (ret_mean - _RISK_FREE_DAILY) / ret.std * math.sqrt(252)
-    gate = passes_gate(factor, target, mask, min_stocks, gate_day)
-    chosen = {"ic": ic_mean, "icir": icir, "rank_ic": rank_mean, "rank_icir": rank_ir}[metric]
-    assert chosen is not None
-    return Fitness(
-        score=torch.where(gate, _clean(chosen), 0.0),
-        ic_mean=_clean(ic_mean),
-        icir=_clean(icir),
-        rank_ic_mean=rank_mean,
-        rank_icir=rank_ir,
-        ret_mean=_clean(ret_mean),
-        retir=_clean(ret_mean / ret.std),
-        sharpe=_clean(sharpe),
-        ret_series=ret_series,
-        passes_gate=gate,
-    )

@@ -4,7 +4,7 @@ Every number of ALPHAFORGE_SPEC §4 and §10 is a field, so a run record (``conf
 exactly what was run and ``from_dict(to_dict(c)) == c``. ``MiningConfig()`` is the paper preset;
 :func:`preset` gives ``paper`` or ``laptop`` with overrides. Dates are ISO strings; ranges are
 inclusive. Checks that need the data (does a range hold any trading day?) happen in
-:func:`engine.mining.fitness.resolve_split`; everything else is checked here, with messages
+:func:`engine.mining.split.resolve_split`; everything else is checked here, with messages
 that name the field at fault.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.expr.ops import PRESETS as OPERATOR_PRESETS
-from engine.metrics.factor import FITNESS_METRICS
+from engine.metrics.fitness import FITNESS_METRICS
 
 SCHEMA_VERSION = 1
 
@@ -109,7 +109,7 @@ class MiningConfig:
     """Everything a mining run depends on besides the data. Defaults = the paper (§10).
 
     Date ranges: ``train`` is scored for fitness; ``valid`` (and ``test``, optional) are only
-    reported. None lets the run use :func:`engine.mining.fitness.suggest_split` (70/15/15 by
+    reported. None lets the run use :func:`engine.mining.split.suggest_split` (70/15/15 by
     time with an h+1-day gap). Budgets: the loop stops when the zoo is full
     (``stop_when_full``) or when any of ``max_rounds``, ``time_budget_s``,
     ``max_evaluations`` (distinct formulas scored, warm-up included) runs out.
@@ -172,6 +172,11 @@ class MiningConfig:
     gp_crossover: float = 0.7
     gp_subtree_mutation: float = 0.15
     gp_point_mutation: float = 0.1
+    # scoring stages [ours] (engine.mining.scorer): the screen evaluates every
+    # round(1 / screen_share)-th stock (0 = off); formulas whose screened |IC| is below
+    # screen_ratio * ic_thresh keep the screened statistics (never admitted)
+    screen_share: float = 0.25
+    screen_ratio: float = 0.5
     # engineering
     eval_batch: int = 32
     eval_cache_mb: int = 1024
@@ -258,6 +263,16 @@ class MiningConfig:
                                   code="config_interval",
                                   params={"field": name, "interval": "(0, 1]",
                                           "got": getattr(self, name)})
+        if not 0 <= self.screen_share < 1:
+            raise ConfigError(f"screen_share must be in [0, 1), got {self.screen_share}",
+                              code="config_interval",
+                              params={"field": "screen_share", "interval": "[0, 1)",
+                                      "got": self.screen_share})
+        if not 0 <= self.screen_ratio <= 1:
+            raise ConfigError(f"screen_ratio must be in [0, 1], got {self.screen_ratio}",
+                              code="config_interval",
+                              params={"field": "screen_ratio", "interval": "[0, 1]",
+                                      "got": self.screen_ratio})
         if not 0 < self.p_valid_share < 1:
             raise ConfigError(f"p_valid_share must be in (0, 1), got {self.p_valid_share}",
                               code="config_interval",

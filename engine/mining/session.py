@@ -25,15 +25,11 @@ from engine.errors import ConfigError
 from engine.expr.ops import Vocabulary
 from engine.expr.parse import Expr, parse_for, to_text
 from engine.mining import zoo as Z
+from engine.mining.book import FormulaBook, diversity_ok, stats_from_row
 from engine.mining.config import MiningConfig
-from engine.mining.fitness import (
-    FormulaBook,
-    FormulaStats,
-    SegmentReporter,
-    TrainScorer,
-    diversity_ok,
-    resolve_split,
-)
+from engine.mining.reports import SegmentReporter
+from engine.mining.scorer import FormulaStats, TrainScorer
+from engine.mining.split import resolve_split
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -117,12 +113,14 @@ class RoundTally:
 class Session:
     def __init__(self, panel: Panel, config: MiningConfig, *,
                  progress: ProgressCallback | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+                 should_stop: Callable[[], bool] | None = None,
+                 scorer: Callable[..., TrainScorer] = TrainScorer) -> None:
+        """``scorer``: the class that scores formulas (benchmarks pass a reference)."""
         self.config = config
         self.device = pick_device(config.device)
         self.vocab = Vocabulary.from_preset(config.operators, features=panel.features)
         self.split = resolve_split(panel, config)
-        self.scorer = TrainScorer(panel, self.split, config, self.device)
+        self.scorer = scorer(panel, self.split, config, self.device)
         self._panel = panel
         self._reporter: SegmentReporter | None = None
         self.book = FormulaBook()
@@ -358,8 +356,7 @@ class Session:
         self.book.load_state_dict(state["book"])
         z = state["zoo"]
         self.zoo = [
-            Z.Member(f, FormulaStats(*(float(v) for v in s[:5]), bool(s[5])),
-                     z["series"][i].clone(), int(r))
+            Z.Member(f, stats_from_row(s), z["series"][i].clone(), int(r))
             for i, (f, r, s) in enumerate(zip(z["formulas"], z["rounds"], z["stats"],
                                               strict=True))
         ]

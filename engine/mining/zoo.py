@@ -25,7 +25,7 @@ import torch
 from engine.errors import StoreError
 from engine.metrics.factor import series_correlation
 from engine.mining.config import MiningConfig
-from engine.mining.fitness import FormulaStats
+from engine.mining.scorer import FormulaStats
 from engine.store import atomic
 from engine.store.project import Project, validate_name
 from engine.store.records import utc_now
@@ -45,7 +45,9 @@ class AdmissionRule:
         return cls(config.ic_thresh, config.icir_thresh, config.corr_thresh, config.zoo_size)
 
     def qualifies(self, stats: FormulaStats) -> bool:
-        return stats.score > 0 and stats.ic > self.ic_thresh and stats.icir >= self.icir_thresh
+        """Full-scored (never screened), positive fitness, IC and ICIR above the bars."""
+        return (not stats.screened and stats.score > 0 and stats.ic > self.ic_thresh
+                and stats.icir >= self.icir_thresh)
 
 
 @dataclass(frozen=True, eq=False)

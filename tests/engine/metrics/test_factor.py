@@ -16,6 +16,7 @@ from scipy import stats
 from engine.errors import ConfigError
 from engine.expr.xsection import rank_average
 from engine.metrics import factor as fm
+from engine.metrics import fitness as ff
 
 DATA = Path(__file__).resolve().parents[3] / "../shared/data"
 US_FILE = DATA / "us_sp500_2013_2018.parquet"
@@ -326,7 +327,7 @@ def test_fitness_scores_gates_and_metric_choice() -> None:
     sparse = f[:1].clone()
     sparse[:, :, 5:] = math.nan  # far fewer values than the target: gated
     stack = torch.cat([f, constant, sparse])
-    fit = fm.fitness(stack, y, mask, metric="ic")
+    fit = ff.fitness(stack, y, mask, metric="ic")
     assert fit.score[0].item() == pytest.approx(fit.score[1].item(), abs=1e-12)
     assert fit.score[0] > 0
     assert fit.passes_gate.tolist() == [True, True, False, False]
@@ -335,24 +336,24 @@ def test_fitness_scores_gates_and_metric_choice() -> None:
     assert fit.ic_mean[0].item() == pytest.approx(abs(ic.mean[0].item()))
     assert fit.icir[0].item() == pytest.approx(abs(ic.mean[0].item()) / ic.std[0].item())
     assert fit.rank_ic_mean is None and fit.ret_series.shape == (4, f.shape[1])
-    ranked = fm.fitness(f, y, mask, metric="rank_icir")
+    ranked = ff.fitness(f, y, mask, metric="rank_icir")
     rank = fm.summarize(fm.daily_rank_ic(f, y, mask))
     assert ranked.score[0].item() == pytest.approx(abs(rank.mean[0].item()) / rank.std[0].item())
     assert ranked.rank_ic_mean is not None
     # The factor return of z-scored sides: close to the IC on each day.
     assert torch.corrcoef(torch.stack([fit.ret_series[0], fm.daily_ic(f[0], y, mask)]).nan_to_num()
                           )[0, 1] > 0.99
-    assert fm.fitness(f, y, mask, gate_day=0).passes_gate.all()
+    assert ff.fitness(f, y, mask, gate_day=0).passes_gate.all()
     with pytest.raises(ConfigError, match="unknown fitness metric"):
-        fm.fitness(f, y, mask, metric="sharpe")  # type: ignore[arg-type]
+        ff.fitness(f, y, mask, metric="sharpe")  # type: ignore[arg-type]
 
 
 def test_gate_skips_the_warm_up_of_windowed_factors() -> None:
     f, y, mask = _data(15, k=1, ties=False)
     warm = f.clone()
     warm[:, :7] = math.nan  # a 7-day window warm-up
-    assert fm.passes_gate(warm, y, mask).item()
-    assert not fm.passes_gate(warm, y, mask, day=0).item()
+    assert ff.passes_gate(warm, y, mask).item()
+    assert not ff.passes_gate(warm, y, mask, day=0).item()
 
 
 def test_shape_errors_are_config_errors() -> None:

@@ -9,7 +9,7 @@ import pytest
 from engine.data.panel import Panel
 from engine.errors import ConfigError
 from engine.mining.config import LAPTOP, DateRange, MiningConfig, normalise_fitness, preset
-from engine.mining.fitness import resolve_split, suggest_split
+from engine.mining.split import resolve_split, suggest_split
 
 
 def test_paper_defaults_match_the_spec() -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.errors import StoreError
-from engine.mining.fitness import FormulaStats
+from engine.mining.scorer import FormulaStats
 from engine.mining.zoo import (
     AdmissionRule,
     Factor,
