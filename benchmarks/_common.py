@@ -9,6 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 US_FILE = REPO.parent / "shared" / "data" / "us_sp500_2013_2018.parquet"
+CN_FILE = REPO.parent / "shared" / "data" / "cn_csi300_2010_2020.parquet"
 
 
 def machine() -> str:

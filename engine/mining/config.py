@@ -137,6 +137,7 @@ class MiningConfig:
     g_steps: int = 200
     g_patience: int = 10
     g_lr: float = 1e-3
+    g_score_pair: bool = True  # score both samples of a step (spec §4.3), or the first only
     w_pred: float = 1.0
     w_overlap: float = 10.0
     w_latent: float = 10.0
@@ -152,6 +153,11 @@ class MiningConfig:
     p_valid_share: float = 0.2
     # outer loop (§4.4)
     warmup: int = 10_000
+    # [ours] mutations of each classic factor among the warm-up's first formulas (-1: no
+    # classic seeds at all); warm-up formulas are admission candidates (§4.4: only the
+    # predictor's data)
+    warmup_seeds: int = 8
+    warmup_admit: bool = True
     warmup_max_batches: int = 200
     new_per_round: int = 1_000
     new_max_batches: int = 100
@@ -165,6 +171,12 @@ class MiningConfig:
     stop_when_full: bool = True
     max_rounds: int | None = None
     time_budget_s: float | None = None
+    # how a time budget is divided [ours] (Session.begin_phase): the warm-up may take
+    # warmup_time_share of it; each round an equal share of the rest (over max_rounds, or
+    # time_rounds rounds), of which its generator training g_time_share
+    warmup_time_share: float = 0.2
+    time_rounds: int = 3
+    g_time_share: float = 0.75
     max_evaluations: int | None = None
     # baselines
     gp_population: int = 1_000
@@ -213,6 +225,7 @@ class MiningConfig:
         positive = ("horizon", "min_stocks", "max_len", "noise_dim", "batch_size", "g_steps",
                     "g_patience", "p_epochs", "p_patience", "p_batch", "p_cap",
                     "warmup_max_batches", "new_max_batches", "zoo_size", "refilter_every",
+                    "time_rounds",
                     "gp_population", "gp_tournament", "eval_batch")
         for name in positive:
             value = getattr(self, name)
@@ -258,6 +271,12 @@ class MiningConfig:
                                   code="config_non_negative",
                                   params={"field": name, "got": getattr(self, name)})
         for name in ("corr_thresh", "overlap_thresh", "latent_thresh"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}",
+                                  code="config_interval",
+                                  params={"field": name, "interval": "(0, 1]",
+                                          "got": getattr(self, name)})
+        for name in ("warmup_time_share", "g_time_share"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}",
                                   code="config_interval",
@@ -366,19 +385,20 @@ class MiningConfig:
 #: The laptop preset of ALPHAFORGE_SPEC §10 ([ours]): useful on a 2-core CPU in minutes.
 LAPTOP: Mapping[str, Any] = {
     "preset": "laptop",
-    "batch_size": 128,
+    "batch_size": 64,
     "g_steps": 50,
-    "g_patience": 5,
+    "g_patience": 20,
+    "g_score_pair": False,
     "p_epochs": 30,
     "p_patience": 5,
     "p_cap": 5_000,
     "warmup": 2_000,
-    "warmup_max_batches": 60,
+    "warmup_max_batches": 100,
     "new_per_round": 500,
     "new_max_batches": 40,
-    "random_per_round": 500,
+    "random_per_round": 250,
     "zoo_size": 20,
-    "max_rounds": 10,
+    "max_rounds": 3,
     "time_budget_s": 300.0,
     "gp_population": 500,
     "eval_cache_mb": 512,

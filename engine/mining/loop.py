@@ -28,7 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.panel import Panel
+from engine.errors import FormulaError
+from engine.expr.classic import CLASSIC
 from engine.expr.grammar import decode_batch
+from engine.expr.parse import encode
 from engine.mining import masker
 from engine.mining.config import MiningConfig
 from engine.mining.generators import GeneratorSpec, make_generator
@@ -112,6 +115,7 @@ def run(session: Session, strategy: Strategy, *,
 
     if not c.warmup_done:
         session.check_cancel()
+        session.begin_phase("warmup")
         candidates = strategy.warmup(session)
         changes = session.admit(candidates, -1) if candidates else {}
         c.warmup_done = True
@@ -119,6 +123,7 @@ def run(session: Session, strategy: Strategy, *,
     while (reason := session.finished()) is None:
         index = c.rounds
         session.check_cancel()
+        session.begin_phase("round")
         candidates = strategy.round(session, index)
         changes = session.admit(candidates, index)
         c.rounds += 1
@@ -140,6 +145,28 @@ def mine(panel: Panel, config: MiningConfig, *, progress: ProgressCallback | Non
 
 
 # --------------------------------------------------------------------------- neural miner
+
+
+def _encodable(session: Session, text: str) -> Any:
+    """The formula as a tree of the session's vocabulary, or None when it uses a token the
+    vocabulary lacks or is longer than ``max_len``."""
+    try:
+        expr = session.parse(text)
+    except FormulaError:
+        return None
+    return expr if _actions(session, expr) is not None else None
+
+
+def _actions(session: Session, expr: Any) -> torch.Tensor | None:
+    """``[max_len]`` SEP-padded action row of a formula (None if it does not fit)."""
+    try:
+        codes = encode(expr, session.vocab)
+    except FormulaError:
+        return None
+    max_len = session.config.max_len
+    if len(codes) > max_len:
+        return None
+    return torch.tensor(codes + [session.vocab.sep_index] * (max_len - len(codes)))
 
 
 class Store:
@@ -246,6 +273,8 @@ class NeuralMiner:
             if len(found) >= target:
                 break
             session.check_cancel()
+            if session.phase_over():
+                break
             if reset:
                 self.generator.reset_parameters(session.rngs.torch)
             self.generator.eval()
@@ -263,9 +292,45 @@ class NeuralMiner:
 
     # ------------------------------------------------------------------ strategy
     def warmup(self, session: Session) -> list[str]:
-        found = self.collect(session, self.cfg.warmup, self.cfg.warmup_max_batches, reset=True)
-        self.store.add_current(found)
-        return []  # warm-up formulas only teach the predictor (§4.4 step 0)
+        """Seeds (the classic factors and their mutations, ``warmup_seeds``), then fresh
+        random generators, until ``warmup`` formulas. [ours] The warm-up's formulas are
+        admission candidates too (§4.4 step 0 only teaches the predictor with them): on a real
+        market, with a time budget, throwing them away starves the zoo."""
+        seeds = self.seed_formulas(session)
+        found = self.collect(session, max(0, self.cfg.warmup - len(seeds)),
+                             self.cfg.warmup_max_batches, reset=True)
+        self.store.add_current({**seeds, **found})
+        return list(self.store.current) if self.cfg.warmup_admit else []
+
+    def seed_formulas(self, session: Session) -> dict[str, torch.Tensor]:
+        """The classic factors that the vocabulary can write within ``max_len`` tokens and
+        ``warmup_seeds`` point / sub-tree mutations of each, scored, as action rows."""
+        from engine.mining import baselines
+
+        cfg = self.cfg
+        if cfg.warmup_seeds < 0:
+            return {}
+        bases = [e for e in (_encodable(session, f.formula) for f in CLASSIC.values())
+                 if e is not None]
+        gp = baselines.GeneticProgramming(session)
+        rng = session.rngs.numpy
+        exprs = list(bases)
+        for base in bases:
+            for i in range(cfg.warmup_seeds):
+                mutate = gp.point_mutation if i % 2 == 0 else gp.subtree_mutation
+                exprs.append(mutate(session, rng, base))
+        exprs = exprs[:cfg.warmup // 2]  # at most half the warm-up
+        rows: dict[str, torch.Tensor] = {}
+        trees: dict[str, Any] = {}
+        for expr in exprs:
+            key = session.key(expr)
+            if key in rows:
+                continue
+            actions = _actions(session, expr)
+            if actions is not None:
+                rows[key], trees[key] = actions, expr
+        stats = session.evaluate(list(trees.values()))
+        return {k: rows[k] for k, st in zip(trees, stats, strict=True) if st is not None}
 
     def round(self, session: Session, index: int) -> list[str]:
         cfg = self.cfg
@@ -287,7 +352,7 @@ class NeuralMiner:
 
     def after_admission(self, session: Session, index: int) -> None:
         n = self.cfg.random_per_round
-        if n <= 0 or session.out_of_budget():
+        if n <= 0 or session.out_of_budget() or session.phase_over():
             return
         actions = masker.random_actions(session.vocab, n, session.rngs.torch, self.cfg.max_len)
         keys, exprs = self._keys(session, actions)
@@ -324,7 +389,11 @@ class NeuralMiner:
                     _, latent2 = p(s2.onehot)
                     loss, parts = generator_loss(pred1, latent1, latent2, s1.onehot,
                                                  s2.onehot, cfg)
-                    actions = torch.cat([s1.actions, s2.actions]).cpu()
+                    # [ours] g_score_pair False: only the first sample of the step is
+                    # scored (the one the predictor's term is about; the second one only
+                    # feeds the latent-similarity term): twice the steps per formula scored
+                    pair = (s1.actions, s2.actions) if cfg.g_score_pair else (s1.actions,)
+                    actions = torch.cat(pair).cpu()
                     keys, exprs = self._keys(session, actions)
                     stats = session.evaluate(exprs)
                     scored = [k for k, st in zip(keys, stats, strict=True) if st is not None]
@@ -341,7 +410,8 @@ class NeuralMiner:
                         since += 1
                         if since >= cfg.g_patience:
                             break
-                    if session.out_of_budget() or session.time_spent():
+                    if session.out_of_budget() or session.time_spent() or \
+                            session.generator_over():
                         break  # the round still generates and admits what it found
                     self.g_opt.zero_grad()
                     loss.backward()

@@ -134,6 +134,8 @@ class Session:
         self._should_stop = should_stop
         self._started = time.monotonic()
         self._last_emit = self._started
+        self._phase_end: float | None = None  # monotonic deadlines of the current phase
+        self._generator_end: float | None = None
 
     # ------------------------------------------------------------------ time and budgets
     @property
@@ -159,6 +161,37 @@ class Session:
         """Elapsed time is past the budget (inside a round: cut the generator training)."""
         limit = self.config.time_budget_s
         return limit is not None and self.elapsed_s >= limit
+
+    def begin_phase(self, kind: str) -> None:
+        """Deadlines of the phase that starts now, from the time budget (none without one).
+
+        The budget includes the warm-up: it may take ``warmup_time_share`` of it. Each round
+        then gets an equal share of what is left (over the rounds left of ``max_rounds``, or
+        of ``time_rounds``), and its generator training ``g_time_share`` of that, so the
+        round still has time to generate its new formulas. Formulas proposed after the
+        phase's deadline are not scored (:meth:`evaluate` answers None, as for the
+        evaluation budget)."""
+        cfg, c = self.config, self.counters
+        limit = cfg.time_budget_s
+        if limit is None:
+            self._phase_end = self._generator_end = None
+            return
+        now, left = time.monotonic(), max(0.0, limit - self.elapsed_s)
+        if kind == "warmup":
+            length = min(left, cfg.warmup_time_share * limit)
+            self._phase_end, self._generator_end = now + length, None
+            return
+        total = cfg.max_rounds if cfg.max_rounds is not None else cfg.time_rounds
+        length = left / max(1, total - c.rounds)
+        self._phase_end = now + length
+        self._generator_end = now + cfg.g_time_share * length
+
+    def phase_over(self) -> bool:
+        return self._phase_end is not None and time.monotonic() >= self._phase_end
+
+    def generator_over(self) -> bool:
+        """The round's generator training should stop (its share of the round is spent)."""
+        return self._generator_end is not None and time.monotonic() >= self._generator_end
 
     def zoo_full(self) -> bool:
         return len(self.zoo) >= self.rule.capacity
@@ -254,6 +287,8 @@ class Session:
         pending = list(todo.items())
         for start in range(0, len(pending), self.config.eval_batch):
             self.check_cancel()
+            if tally and self.phase_over():
+                break  # the phase's time is spent: the rest stay unscored (None)
             chunk = pending[start:start + self.config.eval_batch]
             stats, series = self.scorer.score([e for _, e in chunk])
             for (key, _), st, row in zip(chunk, stats, series, strict=True):

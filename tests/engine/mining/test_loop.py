@@ -30,7 +30,8 @@ def _formulas(result: MiningResult) -> list[tuple[str, float]]:
 @pytest.mark.parametrize("generator", ["cnn", "lstm", "gru", "transformer", "gp", "random"])
 def test_every_strategy_mines_within_its_budget(small_panel: Panel, generator: str) -> None:
     events: list[dict[str, Any]] = []
-    cfg = tiny(generator=generator, max_evaluations=400, zoo_size=5, ic_thresh=0.04)
+    cfg = tiny(generator=generator, max_evaluations=400, zoo_size=5, ic_thresh=0.04,
+               stop_when_full=False)  # the warm-up may fill the zoo: train a round anyway
     result = mine(small_panel, cfg, progress=events.append)
     assert result.evaluated <= 400
     assert 0 < len(result.zoo) <= 5
@@ -163,3 +164,24 @@ def test_generator_loss_terms() -> None:
     other = torch.nn.functional.one_hot((torch.arange(20) + 1) % 5, 51).float()[None]
     _, parts = generator_loss(pred, latent, latent.flip(0), onehot, other.repeat(4, 1, 1), cfg)
     assert parts["overlap"] == 0.0
+
+
+def test_warmup_seeds_the_classic_factors_and_admits_from_the_warmup(small_panel: Panel) -> None:
+    from engine.expr.classic import CLASSIC
+    from engine.mining.loop import NeuralMiner
+    from engine.mining.session import Session
+
+    cfg = tiny(warmup_seeds=4, warmup_admit=True, warmup=200)
+    session = Session(small_panel, cfg)
+    miner = NeuralMiner(session)
+    seeds = miner.seed_formulas(session)
+    from engine.mining.loop import _encodable
+
+    classic = {session.key(e) for e in (_encodable(session, f.formula) for f in CLASSIC.values())
+               if e is not None}
+    assert 10 <= len(seeds) <= cfg.warmup // 2 and len(set(seeds) & classic) >= 5
+    assert all(row.shape == (cfg.max_len,) for row in seeds.values())
+    candidates = miner.warmup(Session(small_panel, cfg))
+    assert candidates and len(candidates) <= cfg.warmup
+    result = mine(small_panel, cfg.with_(max_rounds=1))
+    assert any(m.round == -1 for m in result.zoo)  # admitted from the warm-up
