@@ -274,7 +274,10 @@ def equal_budget(data: str, cells: Sequence[tuple[str, int]], time_budget: float
     if jobs <= 1:
         records = [run_cell(data, m, s, time_budget, threads, out_dir) for m, s in cells]
     else:
-        with ProcessPoolExecutor(jobs) as pool:
+        import multiprocessing
+
+        # spawn, not fork: a forked child of a process that has run torch's OpenMP pool hangs
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(run_cell, data, m, s, time_budget, threads, out_dir)
                        for m, s in cells]
             records = [f.result() for f in futures]
@@ -341,8 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="runs side by side (each then gets one torch thread)")
     parser.add_argument("--out-dir", default=str(Path("benchmarks") / ".mining_cells"),
                         help="per-run records (a killed benchmark resumes from them)")
-    parser.add_argument("--throughput-budget", type=int, default=1500,
-                        help="formulas per mining run in the throughput comparison")
+    parser.add_argument("--throughput-budget", type=int, default=4000,
+                        help="formulas per mining run in the throughput comparison (above the "
+                        "warm-up of 2,000, so that generator rounds are measured too)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-compare", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")

@@ -56,7 +56,8 @@ def test_single_instance_and_clean_shutdown(tmp_path: Path) -> None:
         assert second.returncode == 0
         assert f"already running on http://127.0.0.1:{port}" in second.stdout
         small = preset("laptop", warmup=256, new_per_round=128, random_per_round=128,
-                       p_epochs=5, g_steps=10, time_budget_s=600, max_rounds=1000)
+                       p_epochs=5, g_steps=10, time_budget_s=600, max_rounds=1000,
+                       stop_when_full=False)  # still running when the terminal closes
         run_id = worker.start(project, small, dataset="demo")
         assert _wait_for(lambda: worker.has_checkpoint(project, run_id), 120), \
             (project.run_dir(run_id) / worker.LOG_FILE).read_text()[-2000:]

@@ -398,7 +398,10 @@ LAPTOP: Mapping[str, Any] = {
     "new_max_batches": 40,
     "random_per_round": 250,
     "zoo_size": 20,
-    "max_rounds": 3,
+    "max_rounds": None,
+    # a full zoo keeps improving (its weakest member replaced) until the budget is spent, so
+    # every method gets the same budget and the ETA is the run's length
+    "stop_when_full": False,
     "time_budget_s": 300.0,
     "gp_population": 500,
     "eval_cache_mb": 512,
