@@ -50,6 +50,7 @@ def tiny(**overrides: Any) -> MiningConfig:
         p_epochs=3, p_patience=2, new_per_round=60, new_max_batches=4, random_per_round=30,
         max_rounds=2, time_budget_s=None, zoo_size=8, gp_population=60,
         warmup_seeds=-1, warmup_admit=False,  # the spec's warm-up: mechanics tests need rounds
+        stop_when_full=True,
         train=DateRange("2015-01-02", "2015-09-30"), valid=DateRange("2015-11-02", "2016-02-26"),
     )
     base.update(overrides)
