@@ -37,7 +37,7 @@ from typing import Literal
 import torch
 
 from engine.errors import ConfigError
-from engine.metrics.factor import DEFAULT_MIN_STOCKS, daily_rank_ic, summarize
+from engine.metrics.factor import DEFAULT_MIN_STOCKS, _finite, daily_rank_ic, summarize
 
 FitnessMetric = Literal["ic", "rank_ic", "icir", "rank_icir"]
 FITNESS_METRICS: tuple[str, ...] = ("ic", "rank_ic", "icir", "rank_icir")
@@ -55,10 +55,6 @@ _RISK_FREE_DAILY = 0.03 / 252  # spec §3 step 4: the Sharpe of the factor retur
 _CHUNK_CELLS = 1 << 22
 # A joint offset term above this share of its raw sum of squares is redone exactly.
 _FAR = 0.5
-
-
-def _finite(x: torch.Tensor) -> torch.Tensor:
-    return x.abs() < torch.inf
 
 
 def _clean(x: torch.Tensor) -> torch.Tensor:
@@ -190,7 +186,6 @@ def _daily(x: torch.Tensor, side: TargetSide, gate_day: int | None, work: _Works
     torch.mul(c, c, out=c2)
     s1, s2 = c.sum(-1).to(torch.float64), c2.sum(-1).to(torch.float64)
     sx = torch.sqrt((s2 - s1 * s1 / nxc).clamp(min=0.0) / nxc)  # own std (z-score scale)
-    mean = mean + s1 / nxc
     # joint sums over the stocks where the target is valid too (the target centred on its
     # own mean, 0 where missing)
     yvf, y0, y0sq = side.valid_f, side.centred, side.centred_sq
@@ -202,7 +197,7 @@ def _daily(x: torch.Tensor, side: TargetSide, gate_day: int | None, work: _Works
     sxx = (sxx_j - sx_j * sx_j / cf).clamp(min=0.0)
     syy = (syy_j - sy_j * sy_j / cf).clamp(min=0.0)
     sxy = sxy_j - sx_j * sy_j / cf
-    mx = mean - s1 / nxc + sx_j / cf  # joint means (scaled units), for the constant test
+    mx = mean + sx_j / cf  # joint means (scaled units), for the constant test
     my = side.mean + sy_j / cf
     # Where the joint mean sits far from the own one (a huge value outside the joint set),
     # the offset dominates the float32 sums: redo those (row, day) pairs exactly.

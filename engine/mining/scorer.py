@@ -44,6 +44,7 @@ from engine.data.target import forward_return
 from engine.errors import FormulaError
 from engine.expr.evaluate import Evaluator
 from engine.expr.parse import Expr, lookback
+from engine.metrics.factor import _finite
 from engine.metrics.fitness import (
     TargetSide,
     _gate,
@@ -242,7 +243,7 @@ class TrainScorer:
         assert stage is not None
         a = time.perf_counter()
         x, ok = stage.values([exprs[i] for i in todo])
-        xv = (x.abs() < torch.inf) & stage.side.universe
+        xv = _finite(x) & stage.side.universe
         nx = xv.sum(-1)
         decided = (stage.side.enough & (nx > 0)).any(-1)
         gate = _gate(x, xv, nx, stage.side, None)
