@@ -415,7 +415,8 @@ def _section(data: str, label: str, base: MiningConfig, tp: dict[str, Any] | Non
             return (f"| {name} | {r['evaluated']:.0f} | {r['wall_s']:.0f} | {r['per_s']:.1f} | "
                     f"{r['evaluation_s']:.0f} | {r['scoring_s']:.0f} | {r['predictor_s']:.0f} | "
                     f"{r['generator_s']:.0f} | {r['n_gated_out']:.0f} / "
-                    f"{r['n_screened_out']:.0f} / {r['n_full']:.0f} |")
+                    f"{r['n_screened_out']:.0f} / {r.get('n_narrowed_out', 0):.0f} / "
+                    f"{r['n_full']:.0f} |")
 
         lines += [
             f"**Throughput while mining** (cnn, seed 0, warm-up then rounds until "
@@ -423,7 +424,8 @@ def _section(data: str, label: str, base: MiningConfig, tp: dict[str, Any] | Non
             "commit ccf3da6, `benchmarks/reference_scorer.py`): "
             f"**{tp['ratio']['per_s']:.2f}x** the formulas scored per second.", "",
             "| scorer | formulas | wall (s) | formulas/s | evaluation (s) | scoring (s) | "
-            "predictor (s) | generator and rest (s) | gated out / screened out / full |",
+            "predictor (s) | generator and rest (s) | gated out / screened out / narrowed "
+            "out / full |",
             "|---|---|---|---|---|---|---|---|---|",
             row("reference (ccf3da6)", ref), row("today", now), "",
         ]

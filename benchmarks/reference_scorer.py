@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
+from benchmarks.reference_kernels import reference_kernels
 from engine.data.panel import Panel
 from engine.data.target import forward_return
 from engine.errors import FormulaError
@@ -89,7 +90,8 @@ class ReferenceScorer:
         ok = []
         for i, expr in enumerate(exprs):
             try:
-                out[i] = self.evaluator.evaluate(expr)[self.t0:]
+                with reference_kernels():
+                    out[i] = self.evaluator.evaluate(expr)[self.t0:]
                 ok.append(True)
             except FormulaError:
                 ok.append(False)

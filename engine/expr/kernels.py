@@ -52,8 +52,15 @@ _MEDIAN_CHUNK = 1 << 24
 #: A window whose anchored shift term exceeds this multiple of its centred sum is recomputed
 #: exactly: the anchored result's relative error is about ε·w·(this ratio) <= 1e-9.
 _ANCHOR_AMP = 1e5
+#: A cross term whose anchored shift exceeds this multiple of the scale sqrt(Σxx·Σyy) is
+#: recomputed exactly: its error is then about ε·w·(this ratio) <= 1e-11 of the scale.
+_CROSS_AMP = 1e3
 #: Cells per block of a blocked window loop (its float64 operands then stay in cache).
 _LOOP_CELLS = 1 << 17
+#: Windows per anchor segment of the moment kernels. A constant, not a function of the
+#: number of stocks: each stock's result then depends on its own series only, so a panel
+#: evaluated in column groups gives bit-identical values (the miner's staged scorer).
+_SEGMENT_WINDOWS = 256
 #: Cells per operation of blocked loops when torch runs several threads (see _work_rows).
 _THREADED_CELLS = 1 << 18
 #: Windows up to this many days take the exact moment loop directly (it is as cheap there).
@@ -395,17 +402,22 @@ def _block_moments(
     ``Σd·e`` (``d = x − a``) from strided window reductions — a few Python calls per block
     instead of a loop over lags — then ``Σ(x − mx)(y − my) = Σde − Σd·Σe / w``. Its rounding
     error is about ``ε·w·|mx − a|·|my − b|``, negligible next to the result unless a series is
-    nearly flat in the window or far from its anchor, or the cross term itself cancels. Those
-    windows (shift term ``(Σd)²/w`` above ``_ANCHOR_AMP`` times the centred ``Σ(x − m)²``,
-    which includes every flat window off its anchor, or ``|Σd·Σe/w|`` above ``_ANCHOR_AMP``
-    times the centred cross term) are recomputed with the exact two-pass lag loop (flat ones
-    set to their exact 0), so every result is within ~1e-9 relative of the two-pass one.
-    Windows of a few days take the exact loop directly.
+    nearly flat in the window or far from its anchor. Those windows (shift term ``(Σd)²/w``
+    above ``_ANCHOR_AMP`` times the centred ``Σ(x − m)²``, which includes every flat window off
+    its anchor, or a cross shift term ``|Σd·Σe/w|`` above ``_CROSS_AMP`` times the scale
+    ``sqrt(Σ(x − mx)²·Σ(y − my)²)``) are recomputed with the exact two-pass lag loop (flat
+    ones set to their exact 0), so every variance is within ~1e-9 relative of the two-pass
+    one and every cross term within ~1e-12 of the scale (a correlation within ~1e-12
+    absolute). Windows of a few days take the exact loop directly.
+
+    The flags are scanned as floats (``shift − amp·centred > 0``) with one column maximum
+    each, in reused buffers: bool masks and fresh panel-sized temporaries cost more on CPU
+    than the window sums themselves.
     """
     t, n = xs[0].shape
     k = len(xs)
     rows = t - w + 1
-    block = min(rows, _chunk_rows(n))
+    block = min(rows, _SEGMENT_WINDOWS)
     if w <= _EXACT_MAX_W:
         x64s = [x.to(_F64) for x in xs]
         for r0 in range(0, rows, block):
@@ -414,70 +426,85 @@ def _block_moments(
         return
     pairs = [(0, 0)] if k == 1 else [(0, 1), (0, 0), (1, 1)]
     kinds = k + len(pairs)
-    seg = block  # windows per anchor: fixed by the data shape (see _chunk_rows)
+    seg = block  # windows per anchor: fixed, whatever the stocks and threads
     per_op = max(1, _work_rows(n) // seg)  # segments batched into one op (threads only)
     new = functools.partial(torch.empty, dtype=_F64, device=xs[0].device)
     inputs = new((k, per_op * seg + w - 1, n))  # the chunk's days in float64
     terms = new((kinds, per_op, seg + w - 1, n))  # d = x − a per series, then products
     sums = new((kinds, per_op, seg, n))  # their window sums: one strided reduction
-    tmp = new((per_op * seg, n))
-    for r0 in range(0, rows, per_op * seg):
-        r1 = min(rows, r0 + per_op * seg)
-        nb = r1 - r0
-        nseg = -(-nb // seg)
-        span, have = nseg * seg + w - 1, min(t, r0 + nseg * seg + w - 1) - r0
+    cross = new((2, per_op * seg, n)) if k == 2 else None  # cross flag work
+    worst = new((k + (k == 2), n))  # per-column largest flag excess
+    r0 = 0
+    while r0 < rows:
+        # whole segments, up to per_op of them; the last, shorter one on its own (its
+        # anchor is that of a whole one: the mean of its first window)
+        size = seg if rows - r0 >= seg else rows - r0
+        nseg = min(per_op, (rows - r0) // seg) if size == seg else 1
+        nb = nseg * size
+        r1 = r0 + nb
+        span = nb + w - 1
         x64s = [inputs[i, :span] for i in range(k)]
+        term = terms[:, :nseg, : size + w - 1]
         for i, x in enumerate(xs):
-            x64s[i][:have].copy_(x[r0: r0 + have])
-            x64s[i][have:].fill_(_NAN)  # past the last day: windows dropped below
-            # [nseg, seg + w − 1, N] overlapping views, one per anchor segment
-            days = x64s[i].unfold(0, seg + w - 1, seg).permute(0, 2, 1)
-            torch.sub(days, _segment_anchors(days, w)[:, None, :], out=terms[i, :nseg])
+            x64s[i].copy_(x[r0: r0 + span])
+            # [nseg, size + w − 1, N] overlapping views, one per anchor segment
+            days = x64s[i].unfold(0, size + w - 1, size).permute(0, 2, 1)
+            torch.sub(days, _segment_anchors(days, w)[:, None, :], out=term[i])
         for p, (i, j) in enumerate(pairs):
-            torch.mul(terms[i, :nseg], terms[j, :nseg], out=terms[k + p, :nseg])
-        torch.sum(terms[:, :nseg].unfold(2, w, 1), dim=-1, out=sums[:, :nseg])
-        flat_sums = sums.view(kinds, per_op * seg, n)
+            torch.mul(term[i], term[j], out=term[k + p])
+        block_sums = sums[:, :nseg, :size]
+        torch.sum(term.unfold(2, w, 1), dim=-1, out=block_sums)
+        flat_sums = block_sums.reshape(kinds, nb, n)
+        assert flat_sums.data_ptr() == block_sums.data_ptr()  # a view: written in place
         shifts = [flat_sums[i, :nb] for i in range(k)]
         centred = [flat_sums[k + p, :nb] for p in range(len(pairs))]
-        tm = tmp[:nb]
-        flags = []
-        if k == 2:  # cross term first: it needs the plain Σd, Σe
+        excess = list(shifts)  # the shift buffers end up holding the flag excesses
+        if cross is not None:  # cross term first: it needs the plain Σd, Σe
+            tm, scale = cross[0, :nb], cross[1, :nb]
             torch.mul(shifts[0], shifts[1], out=tm).div_(w)
             centred[0].sub_(tm)
-            # a cross term that cancels (|correlation| << 1) is redone, like the others
-            cross = torch.gt(tm.abs_(), centred[0].abs() * _ANCHOR_AMP)
         for shift, own in zip(shifts, centred[-k:], strict=True):
             shift.mul_(shift).div_(w)  # (Σd)² / w
             own.sub_(shift)
-            flags.append(torch.gt(shift, own * _ANCHOR_AMP))
-        if k == 2:
-            flags[0] |= cross  # handled with series 0 in _repair (flat x -> exact 0 too)
-        cols = torch.nonzero(torch.stack(flags).any(dim=0).any(dim=0)).flatten()
+            shift.sub_(own, alpha=_ANCHOR_AMP)  # > 0: the window is redone
+        if cross is not None:
+            # tm² − amp²·Σxx·Σyy > 0: the cross term's error may exceed 1e-12 of the scale
+            torch.mul(centred[1], centred[2], out=scale)
+            tm.mul_(tm).sub_(scale, alpha=_CROSS_AMP * _CROSS_AMP)
+            excess.append(tm)
+        for i, e in enumerate(excess):
+            torch.amax(e.nan_to_num_(nan=-1.0), dim=0, out=worst[i])
+        cols = torch.nonzero(worst.amax(dim=0) > 0).flatten()
         if len(cols):
-            _repair([x64[: nb + w - 1] for x64 in x64s], centred, flags, cols, w, 0, nb)
+            _repair([x64[: nb + w - 1] for x64 in x64s], centred, excess, cols, w, 0, nb)
         for own in centred[-k:]:
             own.clamp_min_(0.0)
         yield r0, r1, centred
+        r0 = r1
 
 
-def _repair(x64s: list[torch.Tensor], sums: list[torch.Tensor], flags: list[torch.Tensor],
+def _repair(x64s: list[torch.Tensor], sums: list[torch.Tensor], excess: list[torch.Tensor],
             cols: torch.Tensor, w: int, r0: int, r1: int) -> None:
     """Replace the flagged windows' anchored sums (stocks ``cols``) with the two-pass ones.
 
-    A flat window (max = min) is the usual culprit; its two-pass deviations are exactly 0
-    (the float64 mean of equal values is that value), so its sums are set directly —
-    ``Σ(x − mx)² = 0`` and a cross term of ``0·(anything)`` (NaN if the other window has a
-    NaN). Any other flagged window takes the exact lag loop.
+    ``excess``: per series (then the cross term, for two) a float whose positive values
+    flag a window. A flat window (max = min) is the usual culprit; its two-pass deviations
+    are exactly 0 (the float64 mean of equal values is that value), so its sums are set
+    directly — ``Σ(x − mx)² = 0`` and a cross term of ``0·(anything)`` (NaN if the other
+    window has a NaN). Any other flagged window takes the exact lag loop.
     """
+    flags = [e[:, cols] > 0 for e in excess]
+    if len(x64s) == 2:
+        flags = [flags[0] | flags[2], flags[1]]  # the cross flag goes with series 0
     redo = torch.zeros((r1 - r0, len(cols)), dtype=torch.bool, device=cols.device)
     fixed = [s[:, cols] for s in sums]
     for i, (x64, flag) in enumerate(zip(x64s, flags, strict=True)):
         windows = x64[r0: r1 + w - 1, cols].unfold(0, w, 1)
-        flat = flag[:, cols] & (windows.amax(dim=-1) == windows.amin(dim=-1))
+        flat = flag & (windows.amax(dim=-1) == windows.amin(dim=-1))
         fixed[len(fixed) - len(x64s) + i].masked_fill_(flat, 0.0)
         if len(x64s) == 2:
             fixed[0] = torch.where(flat, fixed[0] * 0.0, fixed[0])
-        redo |= flag[:, cols] & ~flat
+        redo |= flag & ~flat
     if bool(redo.any()):
         exact = _exact_moments([x64[r0: r1 + w - 1, cols] for x64 in x64s], w, 0, r1 - r0)
         fixed = [torch.where(redo, good, fast) for good, fast in zip(exact, fixed, strict=True)]
@@ -493,7 +520,7 @@ def _variance_into(x: torch.Tensor, w: int, root: bool) -> torch.Tensor:
     out, body = _output(x, w - 1, dtype=_F32 if x.dtype == _F32 else _F64)
     for r0, r1, (ss,) in _block_moments([x], w):
         var = ss.div_(w - 1)
-        body[r0:r1] = _sqrt_(var) if root else var
+        body[r0:r1].copy_(_sqrt_(var) if root else var)
     return out
 
 
@@ -797,7 +824,7 @@ def ts_cov(x: torch.Tensor, y: torch.Tensor, w: int) -> torch.Tensor:
         return _nan_like(x, dtype)
     out, body = _output(x, w - 1, dtype=dtype)
     for r0, r1, (sxy, _, _) in _block_moments([x, y], w):
-        torch.div(sxy, w - 1, out=body[r0:r1])
+        body[r0:r1].copy_(sxy.div_(w - 1))
     return out
 
 
@@ -807,12 +834,18 @@ def ts_corr(x: torch.Tensor, y: torch.Tensor, w: int) -> torch.Tensor:
     if not _check_window(x, w):
         return _nan_like(x)
     out, body = _output(x, w - 1, dtype=_F32 if x.dtype == y.dtype == _F32 else _F64)
+    den: torch.Tensor | None = None
+    flat: torch.Tensor | None = None
     for r0, r1, (sxy, sxx, syy) in _block_moments([x, y], w):
-        # den = sqrt(sxx·syy), or 1 where min(sxx, syy) < CORR_EPS: ``torch.where`` on a
-        # [rows, N] block whose operands are in cache.
-        flat = torch.minimum(sxx, syy) < CORR_EPS
-        den = torch.where(flat, 1.0, _sqrt_(sxx.mul_(syy)))
-        torch.div(sxy, den, out=body[r0:r1])
+        if den is None:  # scratch of the block size, reused (every op writes in place)
+            den = torch.empty_like(sxy)
+            flat = torch.empty(sxy.shape, dtype=torch.bool, device=sxy.device)
+        assert flat is not None
+        d, f = den[: r1 - r0], flat[: r1 - r0]
+        # den = sqrt(sxx·syy), or 1 where min(sxx, syy) < CORR_EPS
+        torch.lt(torch.minimum(sxx, syy, out=d), CORR_EPS, out=f)
+        _sqrt_(torch.mul(sxx, syy, out=d)).masked_fill_(f, 1.0)
+        body[r0:r1].copy_(sxy.div_(d))
     return out
 
 

@@ -30,6 +30,7 @@ A day is *constant* for a side when its centred sum of squares is below
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -97,6 +98,13 @@ class TargetSide:
     @property
     def n_days(self) -> int:
         return int(self.values.shape[0])
+
+    def days(self, a: int, b: int) -> TargetSide:
+        """The side of days ``a .. b − 1`` (views, nothing recomputed: every field is per
+        day or per cell)."""
+        return dataclasses.replace(self, **{
+            f.name: getattr(self, f.name)[a:b] for f in dataclasses.fields(self)
+            if f.name != "min_stocks"})
 
 
 def prepare_target(target: torch.Tensor, mask: torch.Tensor | None = None,

@@ -144,6 +144,7 @@ def test_mad_and_weighted_means_match_float64() -> None:
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """64-day blocks for 100 stocks, so that the rewritten days cross several of them."""
     monkeypatch.setattr(K, "_LOOP_CELLS", 64 * 100)
+    monkeypatch.setattr(K, "_SEGMENT_WINDOWS", 64)
     monkeypatch.setattr(K, "_MEDIAN_CHUNK", 1)
 
 
@@ -292,7 +293,8 @@ def test_results_do_not_depend_on_threads_or_batching(
 ) -> None:
     """Several threads batch several anchor segments per op and use larger blocks; every
     value stays bit-identical to the single-threaded one."""
-    monkeypatch.setattr(K, "_LOOP_CELLS", 32 * 50)  # 32-day anchor segments for 50 stocks
+    monkeypatch.setattr(K, "_LOOP_CELLS", 32 * 50)
+    monkeypatch.setattr(K, "_SEGMENT_WINDOWS", 32)  # 32-day anchor segments
     x, y = _series("price", t=400, n=50), _series("steps", t=400, n=50, seed=2)
     args = (x, y, 20) if name == "ts_corr" else (x, 20)
     one = O.REGISTRY[name].apply(*args)
@@ -301,3 +303,18 @@ def test_results_do_not_depend_on_threads_or_batching(
     two = O.REGISTRY[name].apply(*args)
     assert torch.equal(one.isnan(), two.isnan())
     assert torch.equal(one.nan_to_num(), two.nan_to_num())
+
+
+@pytest.mark.parametrize("name", ["ts_std", "ts_var", "ts_cov", "ts_corr", "ts_med", "ts_mad"])
+def test_column_groups_give_the_values_of_the_whole_panel(name: str) -> None:
+    """Each stock's result depends on its own series only (anchor segments do not depend on
+    the number of stocks): the miner's staged scorer evaluates groups of stocks apart and
+    interleaves them, and must get the whole panel's values bit for bit."""
+    x, y = _series("price", t=700, n=60), _series("spiky", t=700, n=60, seed=2)
+    fn = O.REGISTRY[name].apply
+    pair = name in ("ts_cov", "ts_corr")
+    whole = fn(x, y, 20) if pair else fn(x, 20)
+    for cols in (slice(0, None, 4), slice(1, None, 2), slice(7, 9)):
+        part = fn(x[:, cols], y[:, cols], 20) if pair else fn(x[:, cols], 20)
+        assert torch.equal(part.isnan(), whole[:, cols].isnan()), (name, cols)
+        assert torch.equal(part.nan_to_num(), whole[:, cols].nan_to_num()), (name, cols)

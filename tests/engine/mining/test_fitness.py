@@ -120,6 +120,37 @@ def test_stages_agree_with_the_full_score_and_never_admit_a_screened_formula(
         assert not (g.screened and rule.qualifies(g))
 
 
+def test_each_screen_level_judges_its_new_stocks_alone(small_panel: Panel) -> None:
+    """A factor that predicts the target on the coarse screen's stocks only (as the price
+    level does on the CSI 300, through a few very high-priced stocks) passes the coarse
+    screen, is cut on the next group of stocks, and keeps the pooled statistics; a factor
+    that predicts everywhere reaches the full score from the interleaved groups."""
+    cfg = tiny(min_stocks=2, screen_share=0.25, ic_thresh=0.2)  # bars above the noise's
+    split = resolve_split(small_panel, cfg)
+    t0, t1 = split.train
+    hist = torch.nonzero(small_panel.universe[t0:t1 + 1].any(0)).flatten()
+    target = forward_return(small_panel, cfg.horizon, cfg.target_price)
+    noise = torch.randn(target.shape, generator=torch.Generator().manual_seed(0))
+    signal = torch.nan_to_num(target, nan=0.0) + 0.01 * noise
+    values = small_panel.values.clone()
+    local = noise * float(signal[:, hist].std())  # noise of the signal's spread elsewhere
+    local[:, hist[::4]] = signal[:, hist[::4]]  # the coarse screen's stocks only
+    values[..., small_panel.features.index("volume")] = local
+    values[..., small_panel.features.index("open")] = signal
+    panel = Panel(values=values, dates=small_panel.dates, tickers=small_panel.tickers,
+                  features=small_panel.features, universe=small_panel.universe,
+                  vwap_derived=small_panel.vwap_derived)
+    scorer = TrainScorer(panel, split, cfg, torch.device("cpu"))
+    assert [lv.threshold for lv in scorer.levels] == [0.1, 0.1, None]
+    (local_stats, everywhere), _ = scorer.score([parse("$volume"), parse("$open")])
+    assert scorer.tally.counts["narrowed_out"] == 1 and scorer.tally.counts["full"] == 1
+    assert local_stats.screened and 0.2 < local_stats.ic < 0.8  # half the stocks predict
+    assert not everywhere.screened and everywhere.ic > 0.9
+    whole = scorer.score([parse("$open")], stages=False)[0][0]
+    assert (everywhere.score, everywhere.ic, everywhere.icir) == (whole.score, whole.ic,
+                                                                  whole.icir)
+
+
 def test_gate_matches_the_reference_gate(small_panel: Panel) -> None:
     from engine.metrics.fitness import passes_gate
 
