@@ -12,6 +12,7 @@ from alphaforge_app.cache import factor_detail
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import error_text, t, translator
 from engine.errors import AlphaForgeError
+from engine.expr.mathtext import readable
 from engine.mining import worker
 from engine.mining.config import MiningConfig, preset
 from engine.mining.zoo import FactorSet
@@ -168,7 +169,9 @@ if zoo is not None and zoo.factors:
         table, hide_index=True, use_container_width=True, on_select="rerun",
         selection_mode="single-row", key="zoo_table",
         column_config={
-            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="large"),
+            "readable": st.column_config.TextColumn(t("mining.col_readable"), width="large",
+                                                    help=t("mining.col_readable_help")),
+            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="medium"),
             "label": st.column_config.TextColumn(t("mining.col_label")),
             "fitness": st.column_config.NumberColumn(t("mining.col_fitness"), format="%.4f",
                                                      help=t("mining.fitness_help")),
@@ -186,6 +189,7 @@ if zoo is not None and zoo.factors:
             st.info(t("mining.detail_pick"))
         else:
             st.code(formula, language=None)
+            st.markdown(f"`{readable(formula)}`")
             split = zoo.source.get("split") or {}
             try:
                 with st.spinner(t("mining.detail_computing")):
