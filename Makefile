@@ -7,7 +7,7 @@ TORCH  := torch==2.13.0
 # Idle OpenMP threads sleep instead of spinning: much faster on 2 shared cores (bench_expr.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: run test test-all lint bench demo clean help chromium postgres bundle
+.PHONY: run test test-all lint bench demo clean help chromium postgres poppler bundle
 
 help:
 	@echo "make run      create .venv, install, open the app on the demo project"
@@ -50,7 +50,16 @@ postgres:
 			--no-install-recommends postgresql >/dev/null; \
 	fi
 
-test: $(STAMP) chromium postgres
+# The PDF tests render pages to PNG with poppler's pdftoppm; install it when missing and we
+# may (root + apt).
+poppler:
+	@if ! command -v pdftoppm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing poppler-utils for the PDF tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends poppler-utils >/dev/null; \
+	fi
+
+test: $(STAMP) chromium postgres poppler
 	$(PY) -m pytest
 
 test-all: $(STAMP)

@@ -9,9 +9,11 @@ import streamlit as st
 
 from alphaforge_app import state
 from alphaforge_app.cache import factor_detail
+from alphaforge_app.components.dates import date_range
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import error_text, t, translator
 from engine.errors import AlphaForgeError
+from engine.expr.mathtext import readable
 from engine.mining import worker
 from engine.mining.config import MiningConfig, preset
 from engine.mining.zoo import FactorSet
@@ -52,10 +54,10 @@ with st.sidebar.form("mine"):
                         help=t("mining.use_time_limit_help"))
     zoo_size = st.number_input(t("mining.zoo_size"), 1, 200, 20, help=t("mining.zoo_size_help"))
     corr = st.slider(t("mining.corr"), 0.3, 0.95, 0.7, 0.05, help=t("mining.corr_help"))
-    train = st.date_input(t("mining.train_dates"), (first, first + span * 0.7),
-                          min_value=first, max_value=last, help=t("mining.train_help"))
-    valid = st.date_input(t("mining.valid_dates"), (first + span * 0.72, first + span * 0.85),
-                          min_value=first, max_value=last, help=t("mining.valid_help"))
+    train = date_range(t("mining.train_dates"), (first, first + span * 0.7),
+                       min_value=first, max_value=last, help=t("mining.train_help"))
+    valid = date_range(t("mining.valid_dates"), (first + span * 0.72, first + span * 0.85),
+                       min_value=first, max_value=last, help=t("mining.valid_help"))
     seed = st.number_input(t("mining.seed"), 0, 2**31 - 1, 0, help=t("mining.seed_help"))
     device = st.selectbox(t("mining.device"), DEVICES,
                           format_func={d: t(f"mining.device_{d}") for d in DEVICES}.get,
@@ -64,8 +66,7 @@ with st.sidebar.form("mine"):
 
 if start:
     try:
-        if not (isinstance(train, tuple) and len(train) == 2 and isinstance(valid, tuple)
-                and len(valid) == 2):
+        if not (train[0] <= train[1] and valid[0] <= valid[1]):
             raise AlphaForgeError(t("mining.pick_both_ends"))
         config = preset(preset_name, generator=generator, fitness=fitness, seed=int(seed),
                         device=device, zoo_size=int(zoo_size), corr_thresh=float(corr),
@@ -168,7 +169,9 @@ if zoo is not None and zoo.factors:
         table, hide_index=True, use_container_width=True, on_select="rerun",
         selection_mode="single-row", key="zoo_table",
         column_config={
-            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="large"),
+            "readable": st.column_config.TextColumn(t("mining.col_readable"), width="large",
+                                                    help=t("mining.col_readable_help")),
+            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="medium"),
             "label": st.column_config.TextColumn(t("mining.col_label")),
             "fitness": st.column_config.NumberColumn(t("mining.col_fitness"), format="%.4f",
                                                      help=t("mining.fitness_help")),
@@ -186,6 +189,7 @@ if zoo is not None and zoo.factors:
             st.info(t("mining.detail_pick"))
         else:
             st.code(formula, language=None)
+            st.markdown(f"`{readable(formula)}`")
             split = zoo.source.get("split") or {}
             try:
                 with st.spinner(t("mining.detail_computing")):

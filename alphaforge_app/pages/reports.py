@@ -96,8 +96,11 @@ with detail:
                  use_container_width=True,
                  column_config={
                      "label": st.column_config.TextColumn(t("reports.col_label")),
+                     "readable": st.column_config.TextColumn(
+                         t("reports.col_readable"), width="large",
+                         help=t("reports.col_readable_help")),
                      "formula": st.column_config.TextColumn(t("reports.col_formula"),
-                                                            width="large"),
+                                                            width="medium"),
                      "active_share": st.column_config.NumberColumn(
                          t("reports.col_active_share"), format="percent",
                          help=t("reports.col_active_share_help")),

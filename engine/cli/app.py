@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from engine.cli.common import Output, project_path
+
+#: Seconds the server gets to stop after SIGTERM before it is killed.
+_STOP_TIMEOUT_S = 10.0
 
 
 def _open_when_ready(port: int) -> None:
@@ -18,10 +24,37 @@ def _open_when_ready(port: int) -> None:
         webbrowser.open(f"http://127.0.0.1:{port}")
 
 
+def serve_child(cmd: list[str], cwd: Path) -> int:
+    """Run the server process until it exits, and never leave it behind: SIGTERM or SIGHUP to
+    this process, or Ctrl+C, stop it too (a terminal sends Ctrl+C to both, but a service
+    manager or ``kill`` sends SIGTERM to this process only, and the server kept serving)."""
+    proc = subprocess.Popen(cmd, cwd=cwd)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.terminate()
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {n: signal.signal(getattr(signal, n), forward) for n in names}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                proc.terminate()
+    finally:
+        for n, handler in previous.items():
+            signal.signal(getattr(signal, n), handler)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def cmd_app(args: argparse.Namespace) -> Output:
     """Start the Streamlit app on 127.0.0.1 (blocks until the server stops)."""
-    import subprocess
-
     from engine.server import APP_SCRIPT, command_line_flags
     from engine.store.project import default_home
     from engine.store.settings import AppSettings, load_settings, save_settings
@@ -42,7 +75,7 @@ def cmd_app(args: argparse.Namespace) -> Output:
     print(f"AlphaForge is starting on http://127.0.0.1:{args.port} (Ctrl+C stops it)")
     if not args.no_browser:
         threading.Thread(target=_open_when_ready, args=(args.port,), daemon=True).start()
-    code = subprocess.call(cmd, cwd=APP_SCRIPT.parents[1])
+    code = serve_child(cmd, APP_SCRIPT.parents[1])
     return Output({"exit_code": code}, f"server stopped (exit code {code})")
 
 

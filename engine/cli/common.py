@@ -1,13 +1,19 @@
-"""What every command module shares: the Output record and project resolution."""
+"""What every command module shares: the Output record and project resolution.
+
+Nothing heavy is imported at module level here or in the command modules' top level (the
+project store reads panels with torch): ``alphaforge --help`` and argument errors answer in
+a fraction of a second; each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.store.project import Project, default_project_path
+if TYPE_CHECKING:
+    from engine.store.project import Project
 
 
 @dataclass(frozen=True)
@@ -21,8 +27,12 @@ class Output:
 
 
 def project_path(args: argparse.Namespace) -> Path:
+    from engine.store.project import default_project_path
+
     return Path(args.project).expanduser() if args.project else default_project_path()
 
 
 def open_project(args: argparse.Namespace) -> Project:
+    from engine.store.project import Project
+
     return Project.open(project_path(args))

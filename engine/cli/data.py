@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.common import Output, open_project, project_path
-from engine.store.project import Project
 
 if TYPE_CHECKING:
     from engine.data.validate import Dataset
@@ -77,6 +76,8 @@ def cmd_import(args: argparse.Namespace) -> Output:
     from engine.store.project import validate_name
 
     validate_name(name, "dataset name")
+    from engine.store.project import Project
+
     project = Project.create(project_path(args))
     meta = project.save_dataset(name, dataset, overwrite=args.overwrite)
     record = project.new_run("import", config, dataset=name)

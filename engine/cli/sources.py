@@ -25,7 +25,8 @@ def cmd_export(args: argparse.Namespace) -> Output:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from engine.data.export import DEFAULT_UNIVERSE, FORMATS
+    from engine.data.schema import DEFAULT_EXPORT_UNIVERSE as DEFAULT_UNIVERSE
+    from engine.data.schema import EXPORT_FORMATS as FORMATS
 
     p = sub.add_parser("export", parents=[common],
                        help="export a dataset: Qlib data folder, alphalens frames, Parquet, CSV")

@@ -43,7 +43,9 @@ def cmd_combine(args: argparse.Namespace) -> Output:
         StrategySpec,
         build_strategy,
         combine_config,
+        default_test_range,
         parse_range,
+        resolve_factor_set,
     )
 
     project = open_project(args)
@@ -52,7 +54,11 @@ def cmd_combine(args: argparse.Namespace) -> Output:
         raise ConfigError("give the factors to combine: --run RUN_ID or --factors SET "
                           "(a saved factor set, or 'classic')")
     test = parse_range(args.test, "--test")
-    assert test is not None
+    if test is None:
+        test = default_test_range(resolve_factor_set(project, source))
+        if test is None:
+            raise ConfigError(f"give the days to score with --test START:END ('{source}' is "
+                              "not a mining run, so there is no validation range to follow)")
     config = combine_config(args.method, n_factors=args.n_factors, horizon=args.horizon,
                             price=args.target_price)
     if args.window is not None:
@@ -112,7 +118,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     src.add_argument("--factors", help="a saved factor set, or 'classic'")
     p.add_argument("--method", choices=["dynamic", "equal", "static", "icweighted"],
                    default="dynamic")
-    p.add_argument("--test", required=True, metavar="START:END", help="days to score")
+    p.add_argument("--test", metavar="START:END",
+                   help="days to score (default for --run: from the day after the run's "
+                        "validation range to the end of the data)")
     p.add_argument("--train", metavar="START:END",
                    help="training days of the static methods (default: all days before --test)")
     p.add_argument("--dataset", help="dataset (default: the one the factors were mined on)")

@@ -66,6 +66,17 @@ def resolve_factor_set(project: Project, name: str) -> FactorSet:
     return load_factor_set(project, name)  # raises with the list of available sets
 
 
+def default_test_range(factor_set: FactorSet) -> DateRange | None:
+    """The days after a mining run's validation range (to the end of the data): where its
+    zoo has not been looked at. None for sets without a run's split (classic, imported)."""
+    split = factor_set.source.get("split") or {}
+    valid = split.get("valid")
+    if not valid or len(valid) != 2 or not valid[1]:
+        return None
+    start = np.datetime64(str(valid[1]), "D") + np.timedelta64(1, "D")
+    return str(start), None
+
+
 def available_factor_sets(project: Project) -> list[str]:
     """Names :func:`resolve_factor_set` accepts: saved sets, mining runs with a zoo, classic."""
     runs = project.root / "runs"

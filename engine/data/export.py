@@ -22,14 +22,20 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from engine.data.schema import DATE, TICKER, UNIVERSE
+from engine.data.schema import (
+    DATE,
+    DEFAULT_EXPORT_UNIVERSE,
+    EXPORT_FORMATS,
+    TICKER,
+    UNIVERSE,
+)
 from engine.data.sources.qlib import FREQ, SIDECAR, SIDECAR_FORMAT, feature_dir_name
 from engine.errors import DataError
 from engine.store import atomic
 
 Format = Literal["qlib", "alphalens", "parquet", "csv"]
-FORMATS: tuple[str, ...] = ("qlib", "alphalens", "parquet", "csv")
-DEFAULT_UNIVERSE = "members"
+FORMATS = EXPORT_FORMATS
+DEFAULT_UNIVERSE = DEFAULT_EXPORT_UNIVERSE
 _BAD_NAME_CHARS = set('/\\:*?"<>|\t\n\r')
 
 

@@ -61,3 +61,10 @@ def canonical_name(name: str) -> str:
 def alias_candidates(canonical: str) -> list[str]:
     """Aliases recognised for a canonical column (used by the UI's column mapper)."""
     return sorted(a for a, c in _ALIASES.items() if c == canonical)
+
+
+#: Export formats of :func:`engine.data.export.export` (here, in a module without heavy
+#: imports, so that the command line lists them without loading pandas and polars).
+EXPORT_FORMATS: tuple[str, ...] = ("qlib", "alphalens", "parquet", "csv")
+#: Name of the Qlib instruments file an export writes the universe to by default.
+DEFAULT_EXPORT_UNIVERSE = "members"

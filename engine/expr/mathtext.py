@@ -12,8 +12,10 @@ the function form is the one that parses.
 
 from __future__ import annotations
 
+from engine.errors import FormulaError
 from engine.expr.ops import format_number
-from engine.expr.parse import Call, Constant, Feature, Node, Window
+from engine.expr.parse import Call, Constant, Feature, Node, Window, parse
+from engine.expr.simplify import simplify
 
 _NAMES = {
     "Ref": "ref", "ts_mean": "mean", "ts_sum": "sum", "ts_std": "std", "ts_var": "var",
@@ -30,6 +32,15 @@ _INFIX = {"Add": ("+", 1), "Sub": ("-", 1), "Mul": ("*", 2), "Div": ("/", 2), "P
 def to_math(node: Node) -> str:
     """Math-like text of a formula (or of any sub-tree)."""
     return _render(node)[0]
+
+
+def readable(text: str) -> str:
+    """The math-like text of a formula's canonical form, for tables and reports (the text
+    itself when it does not parse: a display never fails on a stored formula)."""
+    try:
+        return to_math(simplify(parse(text, features=None, preset=None)))
+    except FormulaError:
+        return text
 
 
 def _render(node: Node) -> tuple[str, int]:

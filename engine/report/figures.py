@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from engine.expr.mathtext import readable
 from engine.i18n import Translator, translate
 
 PALETTE = ("#2F6FEB", "#E4572E", "#17BEBB", "#FFC914", "#76B041", "#8E6C8A", "#3D405B")
@@ -149,6 +150,12 @@ def monthly_heatmap(grid: pl.DataFrame, *, title: str | None = None,
     return fig
 
 
+def _formula_hover(formula: str) -> str:
+    """Readable form above the function form (one line each) for hover labels."""
+    nice = readable(formula)
+    return formula if nice == formula else f"{nice}<br>{formula}"
+
+
 def weights_heatmap(grid: pl.DataFrame, formulas: dict[str, str], *,
                     title: str | None = None, t: Translator | None = None) -> go.Figure:
     """Date x factor coefficients (from :func:`engine.report.series.weights_grid`) above the
@@ -159,7 +166,7 @@ def weights_heatmap(grid: pl.DataFrame, formulas: dict[str, str], *,
     dates = grid["date"].to_list()
     z = grid.select(labels).to_numpy().T if labels else [[]]
     formula_of = {v: k for k, v in formulas.items()}
-    hover = [[formula_of.get(label, label)] * len(dates) for label in labels]
+    hover = [[_formula_hover(formula_of.get(label, label))] * len(dates) for label in labels]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2],
                         vertical_spacing=0.04)
     fig.add_trace(go.Heatmap(z=z, x=dates, y=labels, colorscale="RdBu", zmid=0,

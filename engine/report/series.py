@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from engine.expr.mathtext import readable
 from engine.i18n import Translator
 from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
 
@@ -85,17 +86,19 @@ def monthly_grid(monthly: Sequence[dict[str, float]]) -> pl.DataFrame:
 
 
 def factor_table(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
-    """Per factor: label, formula, share of days active, mean |weight| when active, times its
-    sign was flipped (consistently negative factor used with the opposite sign)."""
+    """Per factor: label, readable form (:func:`engine.expr.mathtext.readable`), formula,
+    share of days active, mean |weight| when active, times its sign was flipped
+    (consistently negative factor used with the opposite sign)."""
     stats = weights.group_by("factor").agg(
         pl.col("active").mean().alias("active_share"),
         pl.col("coef").filter(pl.col("active")).abs().mean().alias("mean_abs_weight"),
         pl.col("flipped").filter(pl.col("active")).sum().alias("days_flipped"),
     )
-    order = pl.DataFrame({"factor": list(labels), "label": list(labels.values())})
+    order = pl.DataFrame({"factor": list(labels), "label": list(labels.values()),
+                          "readable": [readable(f) for f in labels]})
     return order.join(stats, on="factor", how="left").select(
-        "label", pl.col("factor").alias("formula"), "active_share", "mean_abs_weight",
-        "days_flipped")
+        "label", "readable", pl.col("factor").alias("formula"), "active_share",
+        "mean_abs_weight", "days_flipped")
 
 
 METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -158,21 +161,23 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
 
 
 def zoo_table(zoo: FactorSet, labels: dict[str, str]) -> pl.DataFrame:
-    """One row per zoo factor: label, formula, fitness and its train/valid/test IC, RankIC,
-    ICIR, RankICIR (columns ``train_ic`` ...; segments a run did not score are left out)."""
+    """One row per zoo factor: label, readable form, formula, fitness and its train/valid/test
+    IC, RankIC, ICIR, RankICIR (columns ``train_ic`` ...; segments a run did not score are left
+    out)."""
     factors = zoo.factors
     segments = [seg for seg in ("train", "valid", "test")
                 if any(seg in f.metrics for f in factors)]
     rows = []
     for f in factors:
-        row: dict[str, object] = {"label": labels.get(f.formula, ""), "formula": f.formula,
+        row: dict[str, object] = {"label": labels.get(f.formula, ""),
+                                  "readable": readable(f.formula), "formula": f.formula,
                                   "fitness": f.fitness}
         for seg in segments:
             for key in ("ic", "rank_ic", "icir", "rank_icir"):
                 value = f.metrics.get(seg, {}).get(key)
                 row[f"{seg}_{key}"] = None if value is None else float(value)
         rows.append(row)
-    schema = {"label": pl.Utf8, "formula": pl.Utf8, "fitness": pl.Float64,
+    schema = {"label": pl.Utf8, "readable": pl.Utf8, "formula": pl.Utf8, "fitness": pl.Float64,
               **{f"{seg}_{key}": pl.Float64 for seg in segments
                  for key in ("ic", "rank_ic", "icir", "rank_icir")}}
     return pl.DataFrame(rows, schema=schema)

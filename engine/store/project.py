@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
 import platformdirs
 import polars as pl
 
@@ -36,6 +37,9 @@ from engine.store.records import RunRecord, file_sha256, utc_now
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
+#: The project's write lock file (see :meth:`Project.lock`) and how long a writer waits.
+LOCK_FILE = ".project.lock"
+LOCK_TIMEOUT_S = 120.0
 SUBDIRS = ("datasets", "factors", "runs", "strategies", "reports")
 MAX_NAME = 64
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
@@ -219,8 +223,26 @@ class Project:
         return sorted(p.name for p in root.iterdir()
                       if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").exists())
 
+    def lock(self, timeout: float | None = None) -> filelock.FileLock:
+        """The project's write lock (a file lock, so it holds across processes: two app
+        sessions or an app and the command line). Taken around check-then-write sequences,
+        so that two imports of one dataset name at the same moment never both succeed."""
+        return filelock.FileLock(self.root / LOCK_FILE,
+                                 timeout=LOCK_TIMEOUT_S if timeout is None else timeout)
+
     def save_dataset(self, name: str, dataset: Dataset, *, overwrite: bool = False) -> DatasetMeta:
-        """Write a validated dataset atomically (temp folder + rename)."""
+        """Write a validated dataset atomically (temp folder + rename), under the project
+        lock: a second import of the same name waits for the first, then is refused (or,
+        with ``overwrite``, replaces it)."""
+        try:
+            with self.lock():
+                return self._save_dataset(name, dataset, overwrite=overwrite)
+        except filelock.Timeout:
+            raise StoreError(f"project '{self.info.name}' is busy (another import or run is "
+                             "writing to it); try again in a moment",
+                             code="project_busy", params={"project": self.info.name}) from None
+
+    def _save_dataset(self, name: str, dataset: Dataset, *, overwrite: bool) -> DatasetMeta:
         final = self.dataset_dir(name)
         if final.exists() and not overwrite:
             raise StoreError(f"dataset '{final.name}' already exists in project "

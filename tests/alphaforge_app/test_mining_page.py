@@ -60,12 +60,24 @@ def test_finished_run_shows_zoo(home: Path, mined: Path) -> None:
 def test_bad_dates_are_refused(home: Path) -> None:
     ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
     at = _page(home)
-    at.sidebar.date_input[0].set_value(("2015-03-01", "2015-06-01"))
-    at.sidebar.date_input[1].set_value(("2015-05-01", "2015-07-01"))  # overlaps training
+    # each range is a from / to pair: training, then validation
+    for i, day in enumerate(("2015-03-01", "2015-06-01", "2015-05-01", "2015-07-01")):
+        at.sidebar.date_input[i].set_value(day)  # validation overlaps training
     at.button(key="FormSubmitter:mine-Start mining").click()
     at.run()
     assert not at.exception, at.exception
     assert at.error, "overlapping ranges must be refused with a message"
+
+
+def test_a_reversed_range_is_refused(home: Path) -> None:
+    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(home)
+    at.sidebar.date_input[0].set_value("2015-06-01")
+    at.sidebar.date_input[1].set_value("2015-03-01")  # ends before it starts
+    at.button(key="FormSubmitter:mine-Start mining").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("start on or before" in e.value for e in at.error)
 
 
 def _fake_run(home: Path, status: str, *, error: str | None = None, alive: bool = False,

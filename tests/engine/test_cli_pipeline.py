@@ -18,7 +18,9 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
 
 
 def _pipeline(proj: str, capsys: pytest.CaptureFixture[str], extra: list[str],
-              test: str) -> None:
+              test: str | None) -> None:
+    """Mine, combine the run's zoo (on ``test``, or by default after its validation range)
+    and backtest, all from the command line."""
     assert main(["mine", "--project", proj, "--generator", "cnn", "--preset", "laptop",
                  "--seed", "0", "--json", *extra]) == 0
     mined = _json(capsys)["result"]
@@ -28,8 +30,9 @@ def _pipeline(proj: str, capsys: pytest.CaptureFixture[str], extra: list[str],
     assert (project.root / "factors" / f"{run_id}.json").exists()
     if not mined["zoo"]:
         pytest.skip("the tiny budget admitted no factor on this data")
-    assert main(["combine", "--project", proj, "--run", run_id, "--test", test,
-                 "--name", "mega", "--json"]) == 0
+    days = ["--test", test] if test else []
+    assert main(["combine", "--project", proj, "--run", run_id, *days, "--name", "mega",
+                 "--json"]) == 0
     combined = _json(capsys)["result"]
     assert combined["factor_set"] == run_id and Path(combined["scores_file"]).exists()
     assert main(["backtest", "--project", proj, "--strategy", "mega", "--top-k", "10",
@@ -42,7 +45,7 @@ def _pipeline(proj: str, capsys: pytest.CaptureFixture[str], extra: list[str],
 def test_demo_market_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proj = str(tmp_path / "demo")
     ensure_demo(Path(proj), SyntheticConfig(n_tickers=50, n_days=420, seed=2))
-    _pipeline(proj, capsys, ["--max-evaluations", "2600", "--zoo-size", "5"], "2016-04-01:")
+    _pipeline(proj, capsys, ["--max-evaluations", "2600", "--zoo-size", "5"], None)
 
 
 @pytest.mark.slow

@@ -58,6 +58,7 @@ def test_combine_then_backtest_classic(demo: Path, capsys: pytest.CaptureFixture
     (["combine", "--factors", "classic", "--test", "yesterday"], "must look like START:END"),
     (["combine", "--factors", "nope", "--test", "2016-01-01:"], "no factor set 'nope'"),
     (["combine", "--test", "2016-01-01:"], "give the factors to combine"),
+    (["combine", "--factors", "classic"], "give the days to score with --test"),
     (["combine", "--factors", "classic", "--test", "2016-01-01:", "--window", "ten"],
      "--window must be a whole number"),
     (["backtest", "--strategy", "missing"], "no strategy 'missing'"),
@@ -81,3 +82,13 @@ def test_real_data_combine_backtest(us_file: Path, tmp_path: Path,
     assert s["rank_ic"] < 0.06  # weak large-cap signals: a big positive IC would mean leakage
     assert main(["backtest", "--project", proj, "--strategy", "us-dyn", "--json"]) == 0
     assert _json(capsys)["result"]["summary"]["n_days"] > 200
+
+
+def test_a_runs_test_days_default_to_after_its_validation_range() -> None:
+    from engine.combine.service import default_test_range
+    from engine.mining.zoo import FactorSet
+
+    run = FactorSet("r", (), source={"split": {"train": ["2011-01-04", "2018-12-28"],
+                                               "valid": ["2019-01-02", "2019-12-31"]}})
+    assert default_test_range(run) == ("2020-01-01", None)
+    assert default_test_range(FactorSet("classic", ())) is None
