@@ -73,11 +73,9 @@ def cmd_import(args: argparse.Namespace) -> Output:
         name = args.name or slugify(Path(args.path).name)
         config = {"path": str(Path(args.path).resolve()), "horizon": args.horizon,
                   "column_map": mapping or {}, "encoding": args.encoding}
-    from engine.store.project import validate_name
+    from engine.store.project import Project, validate_name
 
     validate_name(name, "dataset name")
-    from engine.store.project import Project
-
     project = Project.create(project_path(args))
     meta = project.save_dataset(name, dataset, overwrite=args.overwrite)
     record = project.new_run("import", config, dataset=name)

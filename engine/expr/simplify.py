@@ -45,9 +45,9 @@ _ROLLING_OF_CONSTANT: dict[str, Callable[[float, int], float]] = {
     "ts_delta": lambda c, w: 0.0, "ts_pctchange": lambda c, w: 0.0 if c != 0 else math.nan,
     "ts_div": lambda c, w: 1.0 if c != 0 else math.nan,
 }
-#: Pair-rolling operators with a constant side (flat window: covariance and, by the kernel's
-#: CORR_EPS rule, correlation are 0).
-_PAIR_OF_CONSTANT = frozenset({"ts_cov", "ts_corr"})
+#: Pair-rolling operators (ts_cov, ts_corr) with a constant side are 0: a flat window has no
+#: covariance and, by the kernel's CORR_EPS rule, correlation 0.
+_PAIR_ROLLING = "pair_rolling"
 _MAX_PASSES = 8
 
 
@@ -80,13 +80,12 @@ def _simplify(node: Node, exact_only: bool) -> Node:
     for _ in range(_MAX_PASSES):
         if not isinstance(current, Call):
             return current
+        # every rewrite builds its result from already simplified sub-trees and constants,
+        # so only the root needs another look
         nxt = _rewrite(current, exact_only)
         if nxt == current:
             return current
-        # a rewrite may expose new work below (e.g. Sub -> Add re-orders)
-        current = (Call(nxt.op, tuple(_simplify(a, exact_only or nxt.operator.kind ==
-                                                 _CROSS_SECTION) for a in nxt.args))
-                   if isinstance(nxt, Call) else nxt)
+        current = nxt
     return current
 
 
@@ -120,7 +119,7 @@ def _fold(node: Call) -> Constant | None:
     if op.takes_window:
         window = node.args[-1]
         assert isinstance(window, Window)
-        if op.kind == "pair_rolling" or node.op in _PAIR_OF_CONSTANT:
+        if op.kind == _PAIR_ROLLING:
             return Constant(0.0)
         rule = _ROLLING_OF_CONSTANT.get(node.op)
         if rule is None:
@@ -145,7 +144,7 @@ def _rewrite(node: Call, exact_only: bool) -> Node:
     if operator.takes_window and not exact_only:
         series = args[: operator.n_series]
         if any(isinstance(a, Constant) for a in series) and (
-                node.op in _PAIR_OF_CONSTANT or all(isinstance(a, Constant) for a in series)):
+                operator.kind == _PAIR_ROLLING or all(isinstance(a, Constant) for a in series)):
             folded = _fold(Call(op, (*[a if isinstance(a, Constant) else Constant(1.0)
                                        for a in series], args[-1])))
             if folded is not None:
@@ -224,8 +223,8 @@ def _is_inverse_pair(a: Node, b: Node) -> bool:
 
 def _check_registry() -> None:
     """Every operator a rule names exists (a renamed operator would silently skip rules)."""
-    for name in (*_COMMUTATIVE, *_ROLLING_OF_CONSTANT, *_PAIR_OF_CONSTANT, "Sub", "Div", "Pow",
-                 "Abs", "Sign", "Inv"):
+    for name in (*_COMMUTATIVE, *_ROLLING_OF_CONSTANT, "Sub", "Div", "Pow", "Abs", "Sign",
+                 "Inv"):
         if lookup(name) is None:
             raise AssertionError(f"simplify names an unknown operator: {name}")
 

@@ -216,17 +216,16 @@ class TrainScorer:
             m -= 1
         if m == 0:
             return []
+        def side_of(c: torch.Tensor) -> TargetSide:
+            return prepare_target(target[:, c.to(target.device)],
+                                  universe[:, c.to(universe.device)], config.min_stocks)
+
         levels = []
         for j in range(m, -1, -1):
             cols = torch.arange(n)[:: 2 ** j]
             new = cols if j == m else torch.arange(n)[2 ** j:: 2 ** (j + 1)]
             keep = torch.zeros(n, dtype=torch.bool)
             keep[new] = True
-
-            def side_of(c: torch.Tensor) -> TargetSide:
-                return prepare_target(target[:, c.to(target.device)],
-                                      universe[:, c.to(universe.device)], config.min_stocks)
-
             share_new = 2 ** m if j == m else 2 ** (j + 1)  # the new stocks: 1 in share_new
             bar = None if j == 0 else config.ic_thresh * (1 - (1 - config.screen_ratio) * (
                 math.sqrt((share_new - 1) / (2 ** m - 1))))
