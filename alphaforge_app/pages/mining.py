@@ -107,6 +107,41 @@ record = next(r for r in runs if r.run_id == run_id)
 page_status = statuses[run_id]
 
 
+def _eta_text(eta: object, status: str) -> str:
+    """Time left; "finishing…" once a running run is past its estimate (the last round or
+    the warm-up always completes), never a frozen 0:00."""
+    if status != "running" or not isinstance(eta, int | float):
+        return "—"
+    if eta < 1:
+        return t("mining.eta_finishing")
+    return t("mining.eta_value", minutes=int(eta) // 60, seconds=int(eta) % 60)
+
+
+def _live_board(board: series.LiveBoard) -> None:
+    """The live miner: the best formulas so far next to the fitness distribution."""
+    left, right = st.columns([3, 2])
+    left.markdown(f"**{t('mining.leaders_heading')}**")
+    left.dataframe(
+        board.leaders, hide_index=True, use_container_width=True,
+        column_order=("rank", "readable", "fitness", "ic", "formula"),
+        column_config={
+            "rank": st.column_config.NumberColumn(t("mining.col_rank"), width="small"),
+            "readable": st.column_config.TextColumn(t("mining.col_readable"), width="medium",
+                                                    help=t("mining.col_readable_help")),
+            "formula": st.column_config.TextColumn(t("mining.col_formula"), width="medium"),
+            "fitness": st.column_config.NumberColumn(t("mining.col_train_fitness"),
+                                                     format="%.4f",
+                                                     help=t("mining.fitness_help")),
+            "ic": st.column_config.NumberColumn(t("mining.col_train_ic"), format="%.4f")})
+    left.caption(t("mining.leaders_caption", count=translator().number(board.evaluated, 0)))
+    if board.histogram.height:
+        right.plotly_chart(figures.fitness_histogram_chart(board.histogram, t=translator()),
+                           use_container_width=True)
+    if board.excluded:
+        right.caption(t("mining.histogram_excluded",
+                        count=translator().number(board.excluded, 0)))
+
+
 @st.fragment(run_every=2)
 def monitor() -> None:
     """Re-reads the run's progress file every 2 s; the page itself never blocks."""
@@ -118,12 +153,16 @@ def monitor() -> None:
         st.rerun()
     c1, c2, c3, c4 = st.columns(4)
     last = events[-1] if events else {}
+    evaluated = int(last.get("evaluated", 0) or 0)
+    seen_key = f"af_seen_{run_id}"  # the count at the previous refresh of this fragment
+    fresh = evaluated - st.session_state.get(seen_key, evaluated)
+    st.session_state[seen_key] = evaluated
     c1.metric(t("mining.status"), t(f"mining.status_{status}"))
-    c2.metric(t("mining.evaluated"), translator().number(last.get("evaluated", 0), 0))
+    c2.metric(t("mining.evaluated"), translator().number(evaluated, 0),
+              delta=t("mining.since_refresh", count=translator().number(fresh, 0))
+              if status == "running" else None)
     c3.metric(t("mining.zoo_size"), last.get("zoo_size", 0))
-    eta = last.get("eta_s")
-    c4.metric(t("mining.eta"), "—" if eta is None or status != "running"
-              else t("mining.eta_value", minutes=int(eta) // 60, seconds=int(eta) % 60))
+    c4.metric(t("mining.eta"), _eta_text(last.get("eta_s"), status))
     st.progress(series.run_fraction(events),
                 text=t("mining.progress_text", round=last.get("round", 0),
                        share=translator().percent(series.run_fraction(events), 0)))
@@ -147,6 +186,11 @@ def monitor() -> None:
         st.info(t("mining.cancelled_note"))
     elif status == "stopped":
         st.warning(t("mining.stopped_note"))
+    board = series.live_board(events)
+    if board is not None and board.leaders.height:
+        _live_board(board)
+    elif status == "running":
+        st.info(t("mining.leaders_waiting"))
     progress = series.progress_frame(events)
     if progress.height:
         st.plotly_chart(figures.mining_progress_chart(progress, t=translator()),

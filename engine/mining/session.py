@@ -10,6 +10,7 @@ continues exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
+import heapq
 import random
 import statistics
 import time
@@ -110,6 +111,68 @@ class RoundTally:
         }
 
 
+#: Events that always carry the live board (phase ends); others carry it at most every
+#: :data:`BOARD_EVERY_S` seconds, so the progress file stays small during fast generator steps.
+BOARD_EVENTS = frozenset({"warmup", "round", "done"})
+BOARD_EVERY_S = 2.0
+HIST_BINS = 20
+
+
+@dataclass
+class Leaderboard:
+    """The best distinct formulas so far and the fitness of every usable formula scored.
+
+    Kept up to date as formulas are scored (one comparison each), from the statistics the
+    scorer already computed, so a progress event can show the leaders and the fitness
+    distribution of the run without re-reading the formula book or scoring anything again.
+    ``excluded`` counts formulas without a usable full score (gated out, screened, invalid):
+    they are left out of the leaders and the histogram, whose zero bin they would flood.
+    """
+
+    size: int = 10
+    top: dict[str, tuple[float, float]] = field(default_factory=dict)  # key -> (score, ic)
+    scores: list[float] = field(default_factory=list)
+    excluded: int = 0
+    floor: float = 0.0  # the weakest leader's score once the board is full
+
+    @classmethod
+    def from_stats(cls, stats: Mapping[str, FormulaStats], size: int = 10) -> Leaderboard:
+        """Rebuilt from a restored formula book (resumed runs: the board is not checkpointed)."""
+        board = cls(size=size)
+        for key, st in stats.items():
+            board.add(key, st)
+        return board
+
+    def add(self, key: str, st: FormulaStats) -> None:
+        """Count one newly scored formula."""
+        if not st.usable or st.screened or not st.score > 0:
+            self.excluded += 1
+            return
+        self.scores.append(st.score)
+        top = self.top
+        if len(top) >= self.size and st.score < self.floor:
+            return  # the common case: one comparison
+        top[key] = (st.score, st.ic)
+        if len(top) > self.size:
+            del top[min(top, key=lambda k: (top[k][0], k))]
+        if len(top) >= self.size:
+            self.floor = min(score for score, _ in top.values())
+
+    def fields(self, bins: int = HIST_BINS) -> dict[str, Any]:
+        """``leaders`` (best first: formula, train fitness, train |IC|), ``best_so_far`` and
+        ``fitness_hist`` (``hi``: upper edge, bins of equal width over [0, hi]; ``counts``;
+        ``excluded``) for a progress event; small: ``size`` formulas and ``bins`` integers."""
+        ranked = heapq.nlargest(self.size, self.top.items(), key=lambda kv: (kv[1][0], kv[0]))
+        leaders = [{"formula": k, "fitness": round(s, 6), "ic": round(ic, 6)}
+                   for k, (s, ic) in ranked]
+        hi = max(self.scores) if self.scores else 0.0
+        counts = (np.histogram(np.asarray(self.scores), bins=bins, range=(0.0, hi))[0].tolist()
+                  if hi > 0 else [])
+        return {"leaders": leaders, "best_so_far": leaders[0]["fitness"] if leaders else None,
+                "fitness_hist": {"hi": round(hi, 6), "counts": counts,
+                                 "excluded": self.excluded}}
+
+
 class Session:
     def __init__(self, panel: Panel, config: MiningConfig, *,
                  progress: ProgressCallback | None = None,
@@ -130,10 +193,12 @@ class Session:
         self.rngs = Rngs.from_seed(config.seed)
         self.counters = Counters()
         self.tally = RoundTally()
+        self.board = Leaderboard()
         self._progress = progress
         self._should_stop = should_stop
         self._started = time.monotonic()
         self._last_emit = self._started
+        self._last_board = -BOARD_EVERY_S
         self._phase_end: float | None = None  # monotonic deadlines of the current phase
         self._generator_end: float | None = None
 
@@ -227,13 +292,20 @@ class Session:
 
     # ------------------------------------------------------------------ progress
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Send one structured progress event to the callback (and return it)."""
+        """Send one structured progress event to the callback (and return it).
+
+        Phase ends, and other events at most every :data:`BOARD_EVERY_S` seconds, also carry
+        the live board (:meth:`Leaderboard.fields`): what the app's live miner draws."""
         self.counters.step += 1
         eta = self.eta_s()
         payload = {"event": event, "step": self.counters.step, "round": self.counters.rounds,
                    "evaluated": self.counters.evaluated, "zoo_size": len(self.zoo),
                    "elapsed_s": round(self.elapsed_s, 3),
                    "eta_s": None if eta is None else round(eta, 1), **fields}
+        now = time.monotonic()
+        if event in BOARD_EVENTS or now - self._last_board >= BOARD_EVERY_S:
+            payload.update(self.board.fields())
+            self._last_board = now
         if self._progress is not None:
             self._progress(payload)
         self._last_emit = time.monotonic()
@@ -294,6 +366,7 @@ class Session:
             for (key, _), st, row in zip(chunk, stats, series, strict=True):
                 if key not in self.book:
                     self.counters.evaluated += 1
+                    self.board.add(key, st)
                 self.book.add(key, st, row)
             self.heartbeat()
         out = [self.book.stats.get(key) for key in keys]
@@ -389,6 +462,7 @@ class Session:
         self._started = time.monotonic()
         self.rngs.load_state_dict(state["rngs"])
         self.book.load_state_dict(state["book"])
+        self.board = Leaderboard.from_stats(self.book.stats, self.board.size)
         z = state["zoo"]
         self.zoo = [
             Z.Member(f, stats_from_row(s), z["series"][i].clone(), int(r))

@@ -202,25 +202,52 @@ def ic_chart(ic: pl.DataFrame, *, title: str | None = None, t: Translator | None
 
 def mining_progress_chart(progress: pl.DataFrame, *, title: str | None = None,
                           t: Translator | None = None) -> go.Figure:
-    """Best and median fitness per round with the zoo size (from
-    :func:`engine.report.series.progress_frame`)."""
+    """Best-so-far train fitness and zoo size against formulas evaluated (from
+    :func:`engine.report.series.progress_frame`), the phases' median fitness as markers.
+
+    Formulas evaluated, not rounds, on the x axis: the count moves every few seconds, so the
+    chart has a shape during the warm-up and after one or two rounds already."""
     fig = go.Figure()
-    rounds = progress["round"].to_list()
-    fig.add_trace(go.Scatter(x=rounds, y=progress["best_fitness"].to_list(),
-                             name=_text(t, "best_fitness"),
-                             mode="lines+markers", line={"color": PALETTE[0]}))
-    fig.add_trace(go.Scatter(x=rounds, y=progress["median_fitness"].to_list(),
-                             name=_text(t, "median_fitness"), mode="lines+markers",
-                             line={"color": PALETTE[2], "dash": "dot"}))
-    fig.add_trace(go.Bar(x=rounds, y=progress["zoo_size"].to_list(), name=_text(t, "zoo_size"),
-                         yaxis="y2", marker_color="rgba(228,87,46,0.35)"))
+    x = progress["evaluated"].to_list()
+    fig.add_trace(go.Scatter(x=x, y=progress["best_so_far"].to_list(),
+                             name=_text(t, "best_so_far"), mode="lines+markers",
+                             line={"color": PALETTE[0], "shape": "hv"}))
+    phases = progress.filter(pl.col("median_fitness").is_not_null())
+    if phases.height:
+        fig.add_trace(go.Scatter(x=phases["evaluated"].to_list(),
+                                 y=phases["median_fitness"].to_list(),
+                                 name=_text(t, "median_fitness"), mode="markers",
+                                 marker={"color": PALETTE[2], "symbol": "diamond"}))
+    fig.add_trace(go.Scatter(x=x, y=progress["zoo_size"].to_list(), name=_text(t, "zoo_size"),
+                             yaxis="y2", mode="lines", fill="tozeroy",
+                             line={"color": "rgba(228,87,46,0.6)", "shape": "hv"},
+                             fillcolor="rgba(228,87,46,0.15)"))
+    top = max(progress["zoo_size"].max() or 1, 1) if progress.height else 1
     fig.update_layout(title=title or _text(t, "mining_progress_title"),
-                      xaxis={"title": _text(t, "round"), "dtick": 1},
-                      yaxis_title=_text(t, "fitness"),
+                      xaxis={"title": _text(t, "formulas_evaluated"), "rangemode": "tozero"},
+                      yaxis={"title": _text(t, "fitness"), "rangemode": "tozero"},
                       yaxis2={"overlaying": "y", "side": "right", "title": _text(t, "zoo_size"),
                               "showgrid": False, "rangemode": "tozero",
-                              "dtick": max(1, -(-max(progress["zoo_size"].max() or 1, 1) // 5))},
-                      **_LAYOUT)
+                              "dtick": max(1, -(-int(top) // 5))},
+                      legend={"orientation": "h", "y": -0.2}, **_LAYOUT)
+    return fig
+
+
+def fitness_histogram_chart(histogram: pl.DataFrame, *, title: str | None = None,
+                            t: Translator | None = None) -> go.Figure:
+    """How the train fitness of the usable formulas scored so far is spread (bins from
+    :func:`engine.report.series.live_board`): most random formulas are weak, and the right
+    tail is what the miner is after."""
+    lo, hi = histogram["bin_lo"].to_numpy(), histogram["bin_hi"].to_numpy()
+    fig = go.Figure(go.Bar(x=((lo + hi) / 2).tolist(), y=histogram["count"].to_list(),
+                           width=(hi - lo).tolist(), marker_color=PALETTE[0],
+                           name=_text(t, "formulas"),
+                           customdata=list(zip(lo.tolist(), hi.tolist(), strict=True)),
+                           hovertemplate="%{customdata[0]:.4f} – %{customdata[1]:.4f}: "
+                                         "%{y}<extra></extra>"))
+    fig.update_layout(title=title or _text(t, "fitness_histogram_title"),
+                      xaxis_title=_text(t, "fitness"), yaxis_title=_text(t, "formulas"),
+                      bargap=0.05, showlegend=False, **_LAYOUT)
     return fig
 
 

@@ -8,6 +8,7 @@ and the PDF report derive it the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -135,20 +136,76 @@ def metrics_table(summaries: dict[str, dict[str, object]], t: Translator | None 
     return pl.DataFrame(rows)
 
 
+PROGRESS_SCHEMA = {"event": pl.String, "round": pl.Int64, "evaluated": pl.Int64,
+                   "zoo_size": pl.Int64, "best_so_far": pl.Float64,
+                   "best_fitness": pl.Float64, "median_fitness": pl.Float64,
+                   "share_valid": pl.Float64, "share_new": pl.Float64,
+                   "elapsed_s": pl.Float64}
+
+
 def progress_frame(events: Sequence[dict[str, object]]) -> pl.DataFrame:
-    """One row per finished mining round (round, evaluated, zoo_size, best and median
-    fitness, shares of valid and new formulas) from a run's progress events."""
-    rows = [{k: e.get(k) for k in ("round", "evaluated", "zoo_size", "best_fitness",
-                                   "median_fitness", "share_valid", "share_new", "elapsed_s")}
-            for e in events if e.get("event") in ("warmup", "round")]
-    schema = {"round": pl.Int64, "evaluated": pl.Int64, "zoo_size": pl.Int64,
-              "best_fitness": pl.Float64, "median_fitness": pl.Float64,
-              "share_valid": pl.Float64, "share_new": pl.Float64, "elapsed_s": pl.Float64}
-    return pl.DataFrame(rows, schema=schema)
+    """One row per count of formulas evaluated (the latest event at that count): event,
+    round, evaluated, zoo_size, best_so_far (best train fitness of any formula so far), the
+    phase's best and median fitness (phase-end events only), shares of valid and new
+    formulas, elapsed_s.
+
+    Every event counts, not only round ends, so the chart says something during the warm-up
+    and after one or two rounds. Runs older than the live board have no ``best_so_far``: it
+    is then the running maximum of the phases' best fitness."""
+    rows = [{k: e.get(k) for k in PROGRESS_SCHEMA} for e in events
+            if isinstance(e.get("evaluated"), int)]
+    frame = pl.DataFrame(rows, schema=PROGRESS_SCHEMA)
+    if frame.height == 0:
+        return frame
+    best = pl.coalesce("best_so_far", "best_fitness").forward_fill().cum_max()
+    return (frame.with_columns(best.alias("best_so_far"))
+            .unique(subset="evaluated", keep="last", maintain_order=True))
+
+
+@dataclass(frozen=True)
+class LiveBoard:
+    """What the live miner shows from the latest event that carries a board: the best
+    formulas so far (rank, readable, formula, fitness, ic), the fitness histogram (bin_lo,
+    bin_hi, count) and how many formulas had no usable score (left out of both)."""
+
+    leaders: pl.DataFrame
+    histogram: pl.DataFrame
+    excluded: int
+    evaluated: int
+
+
+def live_board(events: Sequence[dict[str, object]]) -> LiveBoard | None:
+    """The latest live board of a run's progress events (None for runs that predate it or
+    before the first one)."""
+    last = next((e for e in reversed(events) if isinstance(e.get("leaders"), list)), None)
+    if last is None:
+        return None
+    leaders = [x for x in last["leaders"] if isinstance(x, dict)]  # type: ignore[union-attr]
+    table = pl.DataFrame(
+        {"rank": list(range(1, len(leaders) + 1)),
+         "readable": [readable(str(x.get("formula", ""))) for x in leaders],
+         "formula": [str(x.get("formula", "")) for x in leaders],
+         "fitness": [x.get("fitness") for x in leaders],
+         "ic": [x.get("ic") for x in leaders]},
+        schema={"rank": pl.Int64, "readable": pl.String, "formula": pl.String,
+                "fitness": pl.Float64, "ic": pl.Float64})
+    hist = last.get("fitness_hist")
+    hist = hist if isinstance(hist, dict) else {}
+    counts = [int(c) for c in hist.get("counts") or []]
+    hi = float(hist.get("hi") or 0.0)
+    edges = np.linspace(0.0, hi, len(counts) + 1) if counts else np.zeros(1)
+    histogram = pl.DataFrame({"bin_lo": edges[:-1], "bin_hi": edges[1:], "count": counts},
+                             schema={"bin_lo": pl.Float64, "bin_hi": pl.Float64,
+                                     "count": pl.Int64})
+    evaluated = last.get("evaluated")
+    return LiveBoard(leaders=table, histogram=histogram,
+                     excluded=int(hist.get("excluded") or 0),
+                     evaluated=evaluated if isinstance(evaluated, int) else 0)
 
 
 def run_fraction(events: Sequence[dict[str, object]]) -> float:
-    """Share of a run done, from its latest event's elapsed time and ETA (0 when unknown)."""
+    """Share of a run done, from its latest event's elapsed time and ETA (0 when unknown).
+    Below 1 until the run's 'done' event: a run past its estimate is finishing, not done."""
     if not events:
         return 0.0
     last = events[-1]
@@ -157,7 +214,7 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
     elapsed, eta = last.get("elapsed_s"), last.get("eta_s")
     if not isinstance(elapsed, int | float) or not isinstance(eta, int | float):
         return 0.0
-    return float(min(1.0, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
+    return float(min(0.99, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
 
 
 def zoo_table(zoo: FactorSet, labels: dict[str, str]) -> pl.DataFrame:

@@ -66,7 +66,7 @@ def _workflow(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     page.get_by_text("Formulas evaluated").first.wait_for(timeout=60_000)
     assert _metric(page, "Status") == "running"
     first = _metric(page, "Formulas evaluated")
-    _shot(page, "10_mining_running")
+    _shot(page, "mining_running_short")
 
     runs = Path(server.home) / "projects" / "demo" / "runs"
     (run_id,) = [p.name for p in runs.iterdir() if "-mine-" in p.name]
