@@ -69,12 +69,18 @@ from engine.metrics.fitness import (
     summarize_fitness,
 )
 from engine.mining.config import MiningConfig
-from engine.mining.split import Split, select_tickers, sub_panel
+from engine.mining.split import Split, day_range, select_tickers, sub_panel
 
 #: Days of the gate prefix after the training start (or after day 100 of the panel, so that
 #: formulas with long windows find their first value inside it).
 _GATE_DAYS = 30
 _GATE_MIN_HISTORY = 100
+#: Days of history the gate prefix keeps before the training start. Every operator reads a
+#: bounded window, so a formula whose lookback fits in them has the same values on the
+#: prefix's scored days as on the whole panel (98.5% of random laptop-preset formulas look
+#: back at most 120 days); the others pass the gate undecided. On the CSI 300 (a year of
+#: history before 2011) this halves the gate's cost.
+_GATE_HISTORY = 120
 #: The screen needs about this many universe members per day times ``min_stocks``.
 _SCREEN_MIN_FACTOR = 4
 
@@ -194,10 +200,13 @@ class TrainScorer:
         mb = config.eval_cache_mb
         self.full = _Stage(hist, t0, device, mb * 2 // 10)
         stop = min(t1 + 1, max(t0, _GATE_MIN_HISTORY) + _GATE_DAYS)
-        self.gate_stage = (_Stage(sub_panel(hist, stop), t0, device, mb * 15 // 100)
-                           if stop <= t1 else None)
+        start = max(0, t0 - _GATE_HISTORY)
+        self.gate_stage = (_Stage(day_range(hist, start, stop), t0 - start, device,
+                                  mb * 15 // 100) if stop <= t1 else None)
         self.gate_side = self.side.days(0, stop - t0) if self.gate_stage is not None else None
-        self.gate_stage_days = stop
+        self.gate_stage_days = stop - start
+        #: formulas looking back further than this are not decided by the gate
+        self.gate_lookback = t0 - start if start > 0 else None
         self.levels = self._levels(hist, target, universe, config, mb * 65 // 100)
 
     def _levels(self, hist: Panel, target: torch.Tensor, universe: torch.Tensor,
@@ -321,7 +330,13 @@ class TrainScorer:
         a = time.perf_counter()
         side = self.gate_side
         assert side is not None
-        x, ok = stage.values([exprs[i] for i in todo])
+        reach = self.gate_lookback
+        backs = [lookback(exprs[i]) for i in todo]
+        # a formula reading further back than the prefix's history is undecided there
+        judged = [i for i, b in zip(todo, backs, strict=True) if reach is None or b <= reach]
+        if not judged:
+            return todo
+        x, ok = stage.values([exprs[i] for i in judged])
         xv = _finite(x) & side.universe
         nx = xv.sum(-1)
         decided = (side.enough & (nx > 0)).any(-1)
@@ -330,17 +345,18 @@ class TrainScorer:
         # undefined almost everywhere (logs of negatives, powers of negative bases) [ours].
         empty = nx.sum(-1) == 0
         room = self.gate_stage_days - _GATE_DAYS // 2
-        rest = []
-        for j, i in enumerate(todo):
+        out: set[int] = set()
+        for j, i in enumerate(judged):
             if not ok[j]:
                 stats[i] = ZERO_STATS
                 self.tally.counts["failed"] += 1
+                out.add(i)
             elif (bool(decided[j]) and not bool(gate[j])) or (
                     bool(empty[j]) and lookback(exprs[i]) <= room):
                 stats[i] = GATED_OUT
                 self.tally.counts["gated_out"] += 1
-            else:
-                rest.append(i)
+                out.add(i)
+        rest = [i for i in todo if i not in out]
         self.tally.seconds["gate"] += time.perf_counter() - a
         return rest
 

@@ -87,6 +87,15 @@ def sub_panel(panel: Panel, stop: int) -> Panel:
                  vwap_derived=panel.vwap_derived)
 
 
+def day_range(panel: Panel, start: int, stop: int) -> Panel:
+    """Days ``start … stop − 1`` of a panel. Every operator reads a bounded window, so a
+    formula whose lookback is at most ``d`` days has the whole panel's values from day
+    ``start + d`` on."""
+    return Panel(values=panel.values[start:stop], dates=panel.dates[start:stop],
+                 tickers=panel.tickers, features=panel.features,
+                 universe=panel.universe[start:stop], vwap_derived=panel.vwap_derived)
+
+
 def select_tickers(panel: Panel, keep: torch.Tensor) -> Panel:
     """The panel restricted to the tickers where ``keep [N]`` (bool) is True."""
     idx = torch.nonzero(keep.cpu()).flatten()

@@ -151,6 +151,38 @@ def test_each_screen_level_judges_its_new_stocks_alone(small_panel: Panel) -> No
                                                                   whole.icir)
 
 
+def test_gate_prefix_with_cut_history_gives_the_full_verdict(
+        small_panel: Panel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the training range starts late in the panel, the gate prefix keeps only
+    ``_GATE_HISTORY`` days before it: formulas that look back no further are gated exactly
+    as on the whole panel, the others are left undecided (never gated out by the prefix)."""
+    import engine.mining.scorer as scorer_mod
+    from engine.expr.parse import lookback
+    from engine.mining.config import DateRange
+
+    monkeypatch.setattr(scorer_mod, "_GATE_HISTORY", 30)
+    late = dict(train=DateRange("2015-05-01", "2015-09-30"), min_stocks=4)
+    full = _scorer(small_panel, screen_share=0.0, **late)
+    staged = _scorer(small_panel, screen_share=0.0, **late)
+    assert staged.gate_lookback == 30 and staged.gate_stage is not None
+    assert staged.gate_stage.first_day == 30  # the prefix starts 30 days before training
+    exprs = [*sample_random(Session(small_panel, tiny()).vocab, 60,
+                            torch.Generator().manual_seed(7)),
+             parse("Log(Sub($close, 1e9))"), parse("ts_mean(Log(Sub($close, 1e9)), 40)")]
+    want, _ = full.score(exprs, stages=False)
+    got, _ = staged.score(exprs)
+    assert staged.tally.counts["gated_out"] > 0
+    for e, w, g in zip(exprs, want, got, strict=True):
+        if g.screened and math.isnan(g.ic):  # gated out by the prefix
+            assert lookback(e) <= 30, to_text(e)
+            assert w.score == 0.0 and not w.usable
+        else:
+            assert g.score == w.score or (math.isnan(g.score) and math.isnan(w.score))
+    # undefined everywhere: gated out when its lookback fits, scored in full when it does not
+    assert got[-2].screened and math.isnan(got[-2].ic)
+    assert not got[-1].screened and got[-1].score == 0.0
+
+
 def test_gate_matches_the_reference_gate(small_panel: Panel) -> None:
     from engine.metrics.fitness import passes_gate
 
