@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,23 +12,30 @@ from alphaforge_app.i18n import error_text, t
 from engine.errors import AlphaForgeError, StoreError
 from engine.store.project import Project, validate_name
 
+_SELECT = "project_select"
+
+
+def _open_chosen(root: Path) -> None:
+    """The project box's ``on_change``: open the project the person picked."""
+    state.set_project(Project.open(root / st.session_state[_SELECT]))
+
 
 def project_picker(single_user: bool) -> Project | None:
     root = state.projects_root(single_user)
     names = sorted(p.name for p in root.iterdir() if Project.exists(p))
     current = state.current_project(single_user)
-    if current is None and names:
+    if names and (current is None or current.root.name not in names):
         preferred = state.default_project_name()
         current = Project.open(root / (preferred if preferred in names else names[0]))
         state.set_project(current)
     st.sidebar.subheader(t("sidebar.project"))
-    if names:
-        index = names.index(current.root.name) if current and current.root.name in names else 0
-        choice = st.sidebar.selectbox(t("sidebar.open_project"), names, index=index,
-                                      key="project_select", label_visibility="collapsed")
-        if current is None or choice != current.root.name:
-            current = Project.open(root / choice)
-            state.set_project(current)
+    if current is not None and names:
+        # The box shows the open project, which the demo button or the forms below may have
+        # just changed; were it left to its own memory it would switch straight back.
+        st.session_state[_SELECT] = current.root.name
+        st.sidebar.selectbox(t("sidebar.open_project"), names, key=_SELECT,
+                             label_visibility="collapsed", on_change=_open_chosen,
+                             args=(root,))
     with st.sidebar.expander(t("sidebar.manage")):
         with st.form("new_project", clear_on_submit=True):
             new_name = st.text_input(t("sidebar.new_project_name"))

@@ -5,7 +5,7 @@ PyInstaller follows ``import`` statements; everything it cannot see is listed he
 
 - files the app opens by path at run time: Streamlit runs ``alphaforge_app/app.py`` and the
   page scripts as files (``st.Page(path)``), the logo and fonts, the i18n catalogues, the
-  Streamlit theme;
+  glossaries, the Streamlit theme;
 - modules imported by name only (Streamlit internals, kaleido and its browser driver, keyring
   back-ends found through entry points, our own page modules);
 - package metadata read through ``importlib.metadata`` (Streamlit's version, run records'
@@ -29,6 +29,8 @@ DATA_GLOBS: tuple[str, ...] = (
     "alphaforge_app/static/*",
     "assets/**/*",
     "engine/i18n/*/*.toml",
+    "docs/glossary.md",  # the Home page's tour opens the full glossary (engine/glossary.py)
+    "docs/*/glossary.md",
     ".streamlit/config.toml",
 )
 

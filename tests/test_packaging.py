@@ -55,6 +55,7 @@ def test_assets_catalogues_and_theme_are_bundled(bundled: set[str]) -> None:
     catalogues = {str(p.relative_to(REPO)) for p in (REPO / "engine" / "i18n").glob("*/*.toml")}
     assert catalogues and catalogues <= bundled
     assert ".streamlit/config.toml" in bundled
+    assert {"docs/glossary.md", "docs/ko/glossary.md"} <= bundled
 
 
 def _imported_top_levels() -> set[str]:

@@ -6,6 +6,8 @@ browser. The app words the result: ``home.next_<key>`` and ``home.reason_<reason
 
 The order is the workflow's: data -> factor mining -> combine & backtest -> reports. A project
 is at the first step whose output it lacks; once a strategy exists, reports is the next step.
+:func:`done_steps` says which steps' outputs the project already holds, so the page can tick
+them off; reports is never "done" (a report is read, not kept).
 """
 
 from __future__ import annotations
@@ -70,3 +72,21 @@ def next_step(project: Project | None) -> NextStep:
     if not has_zoo(project):
         return _step("mining", "no_zoo")
     return _step("combine", "no_strategy")
+
+
+def done_steps(project: Project | None) -> frozenset[StepKey]:
+    """The steps whose output ``project`` holds: a dataset, a factor zoo, a strategy.
+
+    Looked up one by one rather than read off the workflow order, so a strategy built from
+    the classic factor set does not tick off mining that never ran.
+    """
+    if project is None:
+        return frozenset()
+    done: set[StepKey] = set()
+    if project.dataset_names():
+        done.add("data")
+    if has_zoo(project):
+        done.add("mining")
+    if strategy_names(project):
+        done.add("combine")
+    return frozenset(done)

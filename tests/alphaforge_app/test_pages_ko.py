@@ -170,7 +170,10 @@ def test_home_in_korean(home: Path) -> None:
     ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=12, n_days=80))
     at = _korean()
     assert {m.label for m in at.metric} == {"데이터셋", "실행", "전략"}
-    assert [p.proto.label for p in at.get("page_link")][0] == "1. 데이터"
+    links = [p.proto.label for p in at.get("page_link")]
+    assert links[0] == "팩터 마이닝 열기", "the next step comes first"
+    assert links[1] == "1. 데이터"
+    assert any("✓ 완료" in m.value for m in at.markdown), "the data step is ticked off"
     _assert_all_korean(at)
 
 

@@ -11,7 +11,7 @@ import polars as pl
 from engine.data.io import ROW, RawTable
 from engine.data.validate import check
 from engine.store import atomic
-from engine.store.next_step import STEP_PAGES, NextStep, has_zoo, next_step
+from engine.store.next_step import STEP_PAGES, NextStep, done_steps, has_zoo, next_step
 from engine.store.project import Project
 from tests.conftest import make_market
 
@@ -93,3 +93,13 @@ def test_pages_exist() -> None:
     app = Path(__file__).resolve().parents[3] / "alphaforge_app"
     for page in STEP_PAGES.values():
         assert (app / page).is_file(), page
+
+
+def test_done_steps_follow_what_the_project_holds(tmp_path: Path) -> None:
+    assert done_steps(None) == frozenset()
+    project = _project_with_data(tmp_path)
+    assert done_steps(project) == {"data"}
+    _strategy(project)  # built from the classic set: no mining ran
+    assert done_steps(project) == {"data", "combine"}
+    _mining_run(project, "done")
+    assert done_steps(project) == {"data", "mining", "combine"}
