@@ -208,13 +208,15 @@ zoo = FactorSet.from_dict(atomic.read_json(zoo_file)) if zoo_file.exists() else 
 if zoo is not None and zoo.factors:
     st.subheader(t("mining.zoo_heading", count=len(zoo.factors)))
     labels = series.factor_labels(zoo.formulas)
-    table = series.zoo_table(zoo, labels)
+    table = series.zoo_table(zoo, labels, translator())
     picked = st.dataframe(
         table, hide_index=True, use_container_width=True, on_select="rerun",
         selection_mode="single-row", key="zoo_table",
         column_config={
             "readable": st.column_config.TextColumn(t("mining.col_readable"), width="large",
                                                     help=t("mining.col_readable_help")),
+            "meaning": st.column_config.TextColumn(t("gloss.column"), width="medium",
+                                                   help=t("gloss.column_help")),
             "formula": st.column_config.TextColumn(t("mining.col_formula"), width="medium"),
             "label": st.column_config.TextColumn(t("mining.col_label")),
             "fitness": st.column_config.NumberColumn(t("mining.col_fitness"), format="%.4f",
@@ -233,7 +235,7 @@ if zoo is not None and zoo.factors:
             st.info(t("mining.detail_pick"))
         else:
             st.code(formula, language=None)
-            st.markdown(f"`{readable(formula)}`")
+            st.markdown(f"`{readable(formula)}` — {series.meaning(formula, translator())}")
             split = zoo.source.get("split") or {}
             try:
                 with st.spinner(t("mining.detail_computing")):

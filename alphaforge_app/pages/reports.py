@@ -92,13 +92,16 @@ with detail:
     st.plotly_chart(charts["rank_ic"], use_container_width=True)
     st.subheader(t("reports.factors"))
     labels = series.factor_labels(info["formulas"])
-    st.dataframe(series.factor_table(strategy.table("weights"), labels), hide_index=True,
+    st.dataframe(series.factor_table(strategy.table("weights"), labels,
+                                                    translator()), hide_index=True,
                  use_container_width=True,
                  column_config={
                      "label": st.column_config.TextColumn(t("reports.col_label")),
                      "readable": st.column_config.TextColumn(
                          t("reports.col_readable"), width="large",
                          help=t("reports.col_readable_help")),
+                     "meaning": st.column_config.TextColumn(t("gloss.column"), width="medium",
+                                                            help=t("gloss.column_help")),
                      "formula": st.column_config.TextColumn(t("reports.col_formula"),
                                                             width="medium"),
                      "active_share": st.column_config.NumberColumn(

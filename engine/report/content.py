@@ -20,6 +20,7 @@ import polars as pl
 
 from engine.combine.service import resolve_factor_set
 from engine.errors import StoreError
+from engine.expr.mathtext import readable
 from engine.i18n import Translator
 from engine.report import series
 from engine.store.project import Project
@@ -453,13 +454,18 @@ def _factors(o: _Numbered, t: Translator, c: StrategyContent) -> None:
             t("report.metric.ic"), t("report.metric.icir"), t("report.metric.rank_ic"),
             t("report.metric.rank_icir"), t("report.col.active"), t("report.col.mean_weight"),
             t("report.col.max_weight"))
-    rows = [(r["label"], r["formula"], r["sign"] or "·", fmt_value(t, r["ic"], "ic"),
+    rows = [(r["label"], readable(r["formula"]), r["sign"] or "·", fmt_value(t, r["ic"], "ic"),
              fmt_value(t, r["icir"], "num"), fmt_value(t, r["rank_ic"], "ic"),
              fmt_value(t, r["rank_icir"], "num"), t.percent(r["active_share"], 0),
              fmt_value(t, r["mean_abs_weight"], "ic"), fmt_value(t, r["max_abs_weight"], "ic"))
             for r in c.factors.iter_rows(named=True)]
     o.add(Grid((head, *rows), (22, 164, 26, 38, 36, 38, 36, 36, 44, 44), numeric_from=3,
                mono=(1,)), Text(t("report.factors_note"), small=True))
+    o.h2(t("report.section.formulas"))
+    meanings = [(r["label"], series.meaning(r["formula"], t), r["formula"])
+                for r in c.factors.iter_rows(named=True)]
+    o.add(Grid(((t("report.col.label"), t("gloss.column"), t("report.col.formula")),
+                *meanings), (22, 190, 272), numeric_from=None, mono=(2,)))
 
 
 def _settings(o: _Numbered, t: Translator, c: StrategyContent) -> None:

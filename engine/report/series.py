@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from engine.expr.gloss import gloss
 from engine.expr.mathtext import readable
 from engine.i18n import Translator
 from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
@@ -21,6 +22,13 @@ from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
 if TYPE_CHECKING:
     from engine.mining.zoo import FactorSet
     from engine.store.records import RunRecord
+
+
+def meaning(formula: str, t: Translator) -> str:
+    """The plain-language gloss of a formula (:mod:`engine.expr.gloss`) in ``t``'s language;
+    empty when the text does not parse."""
+    g = gloss(formula)
+    return "" if g is None else t(g.key, **g.params)
 
 
 def factor_labels(formulas: Sequence[str]) -> dict[str, str]:
@@ -86,20 +94,23 @@ def monthly_grid(monthly: Sequence[dict[str, float]]) -> pl.DataFrame:
     return wide.select("year", *months)
 
 
-def factor_table(weights: pl.DataFrame, labels: dict[str, str]) -> pl.DataFrame:
-    """Per factor: label, readable form (:func:`engine.expr.mathtext.readable`), formula,
-    share of days active, mean |weight| when active, times its sign was flipped
-    (consistently negative factor used with the opposite sign)."""
+def factor_table(weights: pl.DataFrame, labels: dict[str, str],
+                 t: Translator | None = None) -> pl.DataFrame:
+    """Per factor: label, readable form (:func:`engine.expr.mathtext.readable`), its meaning
+    (:func:`meaning`, when ``t`` is given), formula, share of days active, mean |weight| when
+    active, times its sign was flipped (consistently negative factor used with the opposite
+    sign)."""
     stats = weights.group_by("factor").agg(
         pl.col("active").mean().alias("active_share"),
         pl.col("coef").filter(pl.col("active")).abs().mean().alias("mean_abs_weight"),
         pl.col("flipped").filter(pl.col("active")).sum().alias("days_flipped"),
     )
     order = pl.DataFrame({"factor": list(labels), "label": list(labels.values()),
-                          "readable": [readable(f) for f in labels]})
+                          "readable": [readable(f) for f in labels],
+                          "meaning": [meaning(f, t) if t else "" for f in labels]})
     return order.join(stats, on="factor", how="left").select(
-        "label", "readable", pl.col("factor").alias("formula"), "active_share",
-        "mean_abs_weight", "days_flipped")
+        "label", "readable", *(["meaning"] if t else []), pl.col("factor").alias("formula"),
+        "active_share", "mean_abs_weight", "days_flipped")
 
 
 METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
@@ -217,24 +228,28 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
     return float(min(0.99, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
 
 
-def zoo_table(zoo: FactorSet, labels: dict[str, str]) -> pl.DataFrame:
-    """One row per zoo factor: label, readable form, formula, fitness and its train/valid/test
-    IC, RankIC, ICIR, RankICIR (columns ``train_ic`` ...; segments a run did not score are left
-    out)."""
+def zoo_table(zoo: FactorSet, labels: dict[str, str],
+              t: Translator | None = None) -> pl.DataFrame:
+    """One row per zoo factor: label, readable form, its meaning (when ``t`` is given),
+    formula, fitness and its train/valid/test IC, RankIC, ICIR, RankICIR (columns
+    ``train_ic`` ...; segments a run did not score are left out)."""
     factors = zoo.factors
     segments = [seg for seg in ("train", "valid", "test")
                 if any(seg in f.metrics for f in factors)]
     rows = []
     for f in factors:
         row: dict[str, object] = {"label": labels.get(f.formula, ""),
-                                  "readable": readable(f.formula), "formula": f.formula,
-                                  "fitness": f.fitness}
+                                  "readable": readable(f.formula)}
+        if t is not None:
+            row["meaning"] = meaning(f.formula, t)
+        row.update(formula=f.formula, fitness=f.fitness)
         for seg in segments:
             for key in ("ic", "rank_ic", "icir", "rank_icir"):
                 value = f.metrics.get(seg, {}).get(key)
                 row[f"{seg}_{key}"] = None if value is None else float(value)
         rows.append(row)
-    schema = {"label": pl.Utf8, "readable": pl.Utf8, "formula": pl.Utf8, "fitness": pl.Float64,
+    schema = {"label": pl.Utf8, "readable": pl.Utf8, **({"meaning": pl.Utf8} if t else {}),
+              "formula": pl.Utf8, "fitness": pl.Float64,
               **{f"{seg}_{key}": pl.Float64 for seg in segments
                  for key in ("ic", "rank_ic", "icir", "rank_icir")}}
     return pl.DataFrame(rows, schema=schema)
