@@ -23,7 +23,17 @@ import numpy as np
 import torch
 
 from engine.expr.grammar import decode_batch
-from engine.expr.parse import Call, Constant, Expr, Feature, Node, Window, is_featured, size
+from engine.expr.parse import (
+    Call,
+    Constant,
+    Expr,
+    Feature,
+    Node,
+    Window,
+    is_featured,
+    size,
+    to_text,
+)
 from engine.mining import masker
 from engine.mining.session import Session
 
@@ -201,8 +211,11 @@ class GeneticProgramming:
         return set(self.keys)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"population": list(self.keys)}
+        # the trees as bred, not their canonical keys: breeding goes on from the same trees
+        # after a resume (a canonical form may even be a bare constant, which cannot breed)
+        return {"population": list(self.keys),
+                "trees": [to_text(e) for e in self.population]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.keys = list(state["population"])
-        self.population = [self._parse(k) for k in self.keys]
+        self.population = [self._parse(k) for k in state.get("trees", self.keys)]

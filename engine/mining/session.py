@@ -24,12 +24,13 @@ import torch
 from engine.data.panel import Panel
 from engine.errors import ConfigError
 from engine.expr.ops import Vocabulary
-from engine.expr.parse import Expr, parse_for, to_text
+from engine.expr.parse import Constant, Expr, parse_for, to_text
+from engine.expr.simplify import simplify
 from engine.mining import zoo as Z
 from engine.mining.book import FormulaBook, diversity_ok, stats_from_row
 from engine.mining.config import MiningConfig
 from engine.mining.reports import SegmentReporter
-from engine.mining.scorer import FormulaStats, TrainScorer
+from engine.mining.scorer import ZERO_STATS, FormulaStats, TrainScorer
 from engine.mining.split import resolve_split
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -325,7 +326,10 @@ class Session:
 
     # ------------------------------------------------------------------ formulas
     def key(self, expr: Expr) -> str:
-        return to_text(expr)
+        """The formula's identity: the text of its canonical form
+        (:func:`engine.expr.simplify.simplify`), so that formulas that mean the same are one
+        formula — one book entry, one evaluation, one zoo slot."""
+        return to_text(simplify(expr))
 
     def parse(self, key: str) -> Expr:
         return parse_for(key, self.vocab)
@@ -338,14 +342,15 @@ class Session:
         before cost nothing (their series are recomputed only if pruned while needed).
         ``tally``: count the formulas as proposed in this phase (progress shares).
         """
-        keys = [self.key(e) for e in exprs]
+        simple = [simplify(e) for e in exprs]
+        keys = [to_text(e) for e in simple]
         if tally:
             self.counters.generated += len(keys)
             self.tally.proposed += len(keys)
         todo: dict[str, Expr] = {}
         left = self.budget_left()
         skipped: set[str] = set()
-        for key, expr in zip(keys, exprs, strict=True):
+        for key, expr in zip(keys, simple, strict=True):
             if key in todo or key in skipped or not self.book.needs_series(key):
                 continue
             is_new = key not in self.book
@@ -362,7 +367,7 @@ class Session:
             if tally and self.phase_over():
                 break  # the phase's time is spent: the rest stay unscored (None)
             chunk = pending[start:start + self.config.eval_batch]
-            stats, series = self.scorer.score([e for _, e in chunk])
+            stats, series = self._score([e for _, e in chunk])
             for (key, _), st, row in zip(chunk, stats, series, strict=True):
                 if key not in self.book:
                     self.counters.evaluated += 1
@@ -373,6 +378,19 @@ class Session:
         if tally:
             self._count(keys, out, seen_before)
         return out
+
+    def _score(self, exprs: Sequence[Expr]) -> tuple[list[FormulaStats], torch.Tensor]:
+        """The scorer's statistics; a formula whose canonical form is a constant (the same
+        value for every stock) has fitness 0 without being evaluated."""
+        live = [i for i, e in enumerate(exprs) if not isinstance(e, Constant)]
+        stats = [ZERO_STATS] * len(exprs)
+        series = torch.full((len(exprs), self.scorer.n_days), torch.nan)
+        if live:
+            got, rows = self.scorer.score([exprs[i] for i in live])
+            for j, i in enumerate(live):
+                stats[i] = got[j]
+                series[i] = rows[j]
+        return stats, series
 
     def _count(self, keys: Sequence[str], stats: Sequence[FormulaStats | None],
                seen_before: set[str]) -> None:
