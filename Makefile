@@ -59,10 +59,17 @@ poppler:
 			--no-install-recommends poppler-utils >/dev/null; \
 	fi
 
-test: $(STAMP) chromium postgres poppler
+# The sweep tests start a throw-away Ray head on 127.0.0.1: the tests install the optional
+# `cluster` extra (make run and the desktop bundle do not need it).
+CLUSTER_STAMP := $(VENV)/.cluster-installed
+$(CLUSTER_STAMP): $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q -e '.[dev,cluster]'
+	@touch $(CLUSTER_STAMP)
+
+test: $(STAMP) $(CLUSTER_STAMP) chromium postgres poppler
 	$(PY) -m pytest
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(CLUSTER_STAMP)
 	$(PY) -m pytest -m ''
 
 lint: $(STAMP)
