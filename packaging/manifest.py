@@ -69,7 +69,7 @@ METADATA: tuple[str, ...] = (
 #: Installed in the development venv, never needed by the app.
 EXCLUDES: tuple[str, ...] = (
     "pytest", "_pytest", "pluggy", "hypothesis", "playwright", "ruff", "pypdf",
-    "alphalens", "empyrical", "scipy", "statsmodels", "qlib", "mlflow", "databricks",
+    "alphalens", "empyrical", "statsmodels", "qlib", "mlflow", "databricks",
     "sklearn", "matplotlib", "IPython", "jedi", "ipykernel", "jupyter_client", "notebook",
     "tkinter", "_tkinter", "tensorboard", "torch.utils.tensorboard", "PyInstaller",
     "tests", "benchmarks",

@@ -139,7 +139,7 @@ def walk_forward(panel: Panel, year: int, horizon: int = 20
     if train_end < 60 or t0 > t1 or v1 - v0 < gap:
         raise ConfigError(f"test year {year}: too few days before {year - 1} to train on "
                           f"(walk-forward needs at least one earlier year)",
-                          code="config_sweep_year", params={"year": year, "have": ""})
+                          code="config_sweep_short", params={"year": year})
     day = [str(d) for d in dates]
     return (DateRange(day[0], day[train_end]), DateRange(day[v0], day[v1 - gap]),
             DateRange(day[t0], day[t1]))

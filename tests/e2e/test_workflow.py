@@ -92,7 +92,9 @@ def _workflow(page, server, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     _shot(page, "11_mining_done_zoo")
 
     # one factor's detail: select the first zoo row (checkbox column of the data grid)
-    grid = page.get_by_test_id("stDataFrame").first
+    # (the zoo's grid, not the live miner's leaderboard above it)
+    grid = page.locator(".st-key-zoo_table").get_by_test_id("stDataFrame").first
+    grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
     page.get_by_text("IC decay").first.wait_for(timeout=90_000)
