@@ -26,7 +26,7 @@ from engine.data.schema import (
     UNIVERSE,
     canonical_name,
 )
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 
 Level = Literal["error", "warning", "note"]
 MAX_SHOWN = 5
@@ -202,6 +202,32 @@ def _map_columns(
               f"{', '.join(found) or '(none)'}. Rename them or map them explicitly.",
               column=missing[0], params={"items": items, "found": found or ["–"]})
     return None if f.errors else mapping
+
+
+def _drop_nested(raw: RawTable, f: _Findings, column_map: Mapping[str, str] | None
+                 ) -> RawTable:
+    """Parquet list, map and struct columns cannot be features: an unknown one is dropped
+    with a warning (as a text column is), a required or known one is an error."""
+    overrides = dict(column_map or {})
+    dropped = []
+    for col, dtype in raw.frame.schema.items():
+        if col.startswith("_") or not dtype.is_nested():
+            continue
+        canon = overrides.get(col) or canonical_name(col)
+        kind = str(dtype)
+        if canon in (*REQUIRED, "vwap", "amount", "adj_close", UNIVERSE):
+            f.add("error", "nested_column",
+                  f"column '{col}' holds nested values ({kind}), not one value per row",
+                  column=col, params={"column": col, "kind": kind})
+        else:
+            f.add("warning", "nested_column_ignored",
+                  f"column '{col}' holds nested values ({kind}), not numbers, and is ignored",
+                  column=col, params={"column": col, "kind": kind})
+            dropped.append(col)
+    if not dropped:
+        return raw
+    return RawTable(frame=raw.frame.drop(dropped), source=raw.source,
+                    ticker_from_filename=raw.ticker_from_filename)
 
 
 # --------------------------------------------------------------------------- conversions
@@ -483,7 +509,13 @@ def check(
 ) -> Dataset:
     """Validate and canonicalise a raw table. Raises :class:`DataError` (with the report)
     when anything blocks the import; warnings never block."""
+    if horizon < 1:
+        raise ConfigError(f"--horizon must be at least 1 day, got {horizon}",
+                          code="horizon_too_small", params={"horizon": horizon})
     f = _Findings(raw.source)
+    raw = _drop_nested(raw, f, column_map)
+    if f.errors:
+        f.report().raise_if_errors()
     mapping = _map_columns(raw.frame, f, column_map)
     frame = _convert(raw, mapping, f) if mapping is not None else None
     if frame is None:

@@ -37,6 +37,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from engine.limits import (
+    ENV_BUNDLE_MB,
+    ENV_BUNDLE_RATIO,
+    MB,
+    RATIO_FREE_BYTES,
+    BundleLimits,
+    megabytes,
+)
 from engine.errors import StoreError
 from engine.store import atomic
 from engine.store.project import Project, validate_name
@@ -468,6 +476,37 @@ def _check_layout(zf: zipfile.ZipFile, manifest: Manifest, where: str) -> None:
                              "the zip (truncated bundle?)")
 
 
+def _check_sizes(zf: zipfile.ZipFile, manifest: Manifest, where: str,
+                 limits: BundleLimits) -> None:
+    """Refuse a bundle that unpacks to more than the budget, or holds an entry compressed
+    far beyond what real results compress to (a zip bomb), before anything is unpacked."""
+    total = sum(max(f.size, zf.getinfo(f.path).file_size) for f in manifest.files)
+    if total > limits.max_bytes:
+        raise StoreError(
+            f"{where}: the bundle unpacks to {megabytes(total)}, more than the limit of "
+            f"{megabytes(limits.max_bytes)}; raise it with the environment variable "
+            f"{ENV_BUNDLE_MB}={-(-total // MB)}", code="bundle_too_large",
+            params={"bundle": where, "size": megabytes(total),
+                    "limit": megabytes(limits.max_bytes), "env": ENV_BUNDLE_MB,
+                    "suggest": -(-total // MB)})
+    for f in manifest.files:
+        info = zf.getinfo(f.path)
+        size = max(f.size, info.file_size)
+        if size < RATIO_FREE_BYTES:
+            continue
+        ratio = size / max(info.compress_size, 1)
+        if ratio > limits.max_ratio:
+            raise StoreError(
+                f"{where}: '{f.path}' is compressed {ratio:,.0f}:1, more than the limit of "
+                f"{limits.max_ratio}:1 (a zip bomb?); if the bundle is genuine, raise it with "
+                f"the environment variable {ENV_BUNDLE_RATIO}={int(ratio) + 1}",
+                code="bundle_ratio", params={"bundle": where, "entry": f.path,
+                                             "ratio": f"{ratio:,.0f}",
+                                             "limit": limits.max_ratio,
+                                             "env": ENV_BUNDLE_RATIO,
+                                             "suggest": int(ratio) + 1})
+
+
 def _extract(zf: zipfile.ZipFile, manifest: Manifest, staging: Path, where: str) -> None:
     """Stream every listed file into ``staging``, checking size and sha256 on the way."""
     for f in manifest.files:
@@ -640,6 +679,7 @@ def import_bundle(source: Source, project_root: str | os.PathLike[str], *,
         with _open_zip(source) as zf:
             manifest = _read_manifest(zf, where)
             _check_layout(zf, manifest, where)
+            _check_sizes(zf, manifest, where, BundleLimits.from_env())
             _extract(zf, manifest, staging, where)
         _check_staged(staging, manifest, where)
         return _install(staging, manifest, root, where, rename=rename, overwrite=overwrite)

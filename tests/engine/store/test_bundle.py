@@ -295,3 +295,40 @@ def test_export_refusals(source: tuple[Project, str], tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="dataset 'prices' changed"):
         export_bundle(project, tmp_path / "x.zip", run_id=run_id, with_data=True)
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_zip_bomb_is_refused_before_unpacking(source: tuple[Project, str], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry listed with its true hash but compressed ~1000:1, and a bundle that unpacks
+    past the size budget, are refused with the limit and the variable that raises it."""
+    from engine.limits import ENV_BUNDLE_MB, ENV_BUNDLE_RATIO
+
+    project, run_id = source
+    good = tmp_path / "good.zip"
+    manifest = export_bundle(project, good, run_id=run_id, with_data=True)
+    entry = f"runs/{run_id}/big.bin"
+    payload = b"\0" * (8 << 20)
+    doc = manifest.to_dict()
+    doc["files"][entry] = {"sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload)}
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = json.dumps(doc).encode() if info.filename == MANIFEST else zin.read(info)
+            zout.writestr(info.filename, data)
+        zout.writestr(entry, payload)
+    assert bomb.stat().st_size < 200_000
+    dst = tmp_path / "dst"
+    Project.create(dst)
+    before = tree_digest(dst)
+    with pytest.raises(StoreError, match=rf"big\.bin' is compressed [\d,]+:1, more than "
+                                         rf"the limit of 200:1.*{ENV_BUNDLE_RATIO}="):
+        import_bundle(bomb, dst)
+    monkeypatch.setenv(ENV_BUNDLE_RATIO, "100000")
+    monkeypatch.setenv(ENV_BUNDLE_MB, "4")
+    with pytest.raises(StoreError, match=rf"unpacks to 9 MB, more than the limit of 4 MB.*"
+                                         rf"{ENV_BUNDLE_MB}=9"):
+        import_bundle(bomb, dst)
+    assert tree_digest(dst) == before
+    monkeypatch.setenv(ENV_BUNDLE_MB, "64")
+    import_bundle(bomb, dst)  # within the raised limits it imports
+    assert (dst / "runs" / run_id / "big.bin").stat().st_size == len(payload)
