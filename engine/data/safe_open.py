@@ -118,10 +118,8 @@ def read_text(path: Path, limits: InputLimits | None = None) -> bytes:
                 line_len = line + (first if first >= 0 else len(block))
                 if line_len > limits.max_line_bytes:
                     raise _line_too_long(path, number, limits.max_line_bytes)
-                if first >= 0:
-                    line = len(block) - block.rfind(b"\n") - 1
-                else:
-                    line = line_len
+                # length of the line still open at the end of this block
+                line = len(block) - block.rfind(b"\n") - 1 if first >= 0 else line_len
                 rows += breaks
                 number += breaks
                 if rows > limits.max_rows + 1:  # + the header line

@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from engine.errors import StoreError
 from engine.limits import (
     ENV_BUNDLE_MB,
     ENV_BUNDLE_RATIO,
@@ -45,7 +46,6 @@ from engine.limits import (
     BundleLimits,
     megabytes,
 )
-from engine.errors import StoreError
 from engine.store import atomic
 from engine.store.project import Project, validate_name
 from engine.store.records import package_versions, utc_now
