@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from alphaforge_app import cache, state
+from alphaforge_app.components.charts import show_charts
 from alphaforge_app.i18n import error_text, t, translator
 from engine.backtest.topk import TopKConfig
 from engine.combine.service import (
@@ -19,7 +20,9 @@ from engine.combine.service import (
 )
 from engine.errors import AlphaForgeError
 from engine.mining.zoo import FactorSet, save_factor_set
-from engine.report import figures, series
+from engine.report import series
+from engine.report.charts import strategy_charts
+from engine.report.content import gather
 from engine.store.project import slugify
 from engine.store.strategies import load_strategy, strategy_names
 
@@ -124,11 +127,7 @@ with view:
     c2.metric("ICIR", tr.number(s["icir"], 2), help=t("combine.icir_help"))
     c3.metric("RankIC", tr.number(s["rank_ic"], 4), help=t("combine.rank_ic_help"))
     c4.metric("RankICIR", tr.number(s["rank_icir"], 2), help=t("combine.icir_help"))
-    st.plotly_chart(figures.weights_heatmap(series.weights_grid(strategy.table("weights"),
-                                                                labels), labels, t=tr),
-                    use_container_width=True)
-    st.plotly_chart(figures.ic_chart(series.rolling_ic(strategy.table("daily")), t=tr),
-                    use_container_width=True)
+    show_charts(strategy_charts(gather(project, strategy_name), tr, "signal"))
     with st.expander(t("combine.factor_labels")):
         for formula, label in labels.items():
             st.markdown(f"**{label}** `{formula}`")
@@ -181,13 +180,6 @@ with backtest:
                   help=t("combine.calmar_help"))
         c5.metric(t("figures.metric_information_ratio"), tr.number(m["information_ratio"], 2),
                   help=t("combine.ir_help"))
-        bench = result.get("benchmark", "equal")
-        eq = series.equity(strategy.table("backtest_daily"))
-        st.plotly_chart(figures.equity_chart(eq, t=tr, benchmark=None if bench == "equal"
-                                             else bench), use_container_width=True)
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(figures.drawdown_chart(eq, t=tr), use_container_width=True)
-        c2.plotly_chart(figures.turnover_chart(eq, t=tr), use_container_width=True)
-        st.plotly_chart(figures.monthly_heatmap(series.monthly_grid(m["monthly"]), t=tr),
-                        use_container_width=True)
+        show_charts(strategy_charts(gather(project, strategy_name), tr, "performance"),
+                    pair_narrow=True)
         st.caption(t("combine.conventions"))

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from alphaforge_app import cache, state
+from alphaforge_app.components.charts import show_charts
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import language, t, translator
 from engine.metrics.formulas import factor_values
 from engine.report import export, figures, series
 from engine.report.alphalens_export import alphalens_zip, build_frames
-from engine.report.content import gather_many
+from engine.report.charts import strategy_charts
+from engine.report.content import gather, gather_many
 from engine.report.html import build_html
 from engine.report.pdf import build_comparison_pdf, build_pdf
 from engine.store.bundle import bundle_bytes
-from engine.store.strategies import StrategyFiles, load_strategy, strategy_names
+from engine.store.strategies import load_strategy, strategy_names
 
 st.title(t("reports.title"))
 project = state.current_project(state.is_single_user())
@@ -29,39 +32,15 @@ detail, compare, downloads = st.tabs([t("reports.tab_detail"), t("reports.tab_co
                                       t("reports.tab_downloads")])
 
 
-_built: dict[str, dict[str, object]] = {}  # this run's charts by strategy (both tabs use them)
+_built: dict[str, dict[str, go.Figure]] = {}  # this run's charts by strategy (both tabs)
 
 
-def _figures(strategy: StrategyFiles) -> dict[str, object]:
-    """Every chart of a strategy's report (backtest charts only when it has a backtest),
+def _figures(name: str) -> dict[str, go.Figure]:
+    """The strategy's charts from the engine's chart list (the PDF's and HTML report's),
     built once per run even when the report and downloads tabs show the same strategy."""
-    if strategy.name not in _built:
-        _built[strategy.name] = _make_figures(strategy)
-    return _built[strategy.name]
-
-
-def _make_figures(strategy: StrategyFiles) -> dict[str, object]:
-    tr = translator()
-    labels = series.factor_labels(strategy.info["formulas"])
-    out: dict[str, object] = {
-        "weights": figures.weights_heatmap(series.weights_grid(strategy.table("weights"),
-                                                               labels), labels, t=tr),
-        "rank_ic": figures.ic_chart(series.rolling_ic(strategy.table("daily")), t=tr),
-    }
-    if strategy.backtest is not None:
-        daily = strategy.table("backtest_daily")
-        eq = series.equity(daily)
-        bench = strategy.backtest.get("benchmark", "equal")
-        out.update({
-            "equity": figures.equity_chart(eq, t=tr, benchmark=None if bench == "equal"
-                                           else bench),
-            "drawdown": figures.drawdown_chart(eq, t=tr),
-            "rolling_sharpe": figures.rolling_sharpe_chart(series.rolling_sharpe(daily), t=tr),
-            "monthly": figures.monthly_heatmap(series.monthly_grid(
-                strategy.backtest["summary"]["monthly"]), t=tr),
-            "turnover": figures.turnover_chart(eq, t=tr),
-        })
-    return out
+    if name not in _built:
+        _built[name] = strategy_charts(gather(project, name), translator())
+    return _built[name]
 
 
 with detail:
@@ -80,16 +59,12 @@ with detail:
     c2.metric("ICIR", tr.number(s["icir"], 2), help=t("combine.icir_help"))
     c3.metric("RankIC", tr.number(s["rank_ic"], 4), help=t("combine.rank_ic_help"))
     c4.metric("RankICIR", tr.number(s["rank_icir"], 2), help=t("combine.icir_help"))
-    charts = _figures(strategy)
     if strategy.backtest is None:
         st.info(t("reports.no_backtest"))
     else:
         st.dataframe(series.metrics_table({name: strategy.backtest["summary"]}, tr),
                      hide_index=True, use_container_width=True)
-        for key in ("equity", "drawdown", "rolling_sharpe", "monthly", "turnover"):
-            st.plotly_chart(charts[key], use_container_width=True)
-    st.plotly_chart(charts["weights"], use_container_width=True)
-    st.plotly_chart(charts["rank_ic"], use_container_width=True)
+    show_charts(_figures(name))
     st.subheader(t("reports.factors"))
     labels = series.factor_labels(info["formulas"])
     st.dataframe(series.factor_table(strategy.table("weights"), labels,
@@ -203,7 +178,7 @@ with downloads:
     st.download_button("strategy.json", json.dumps(strategy.info, indent=2, default=str),
                        f"{name}_strategy.json", "application/json")
     st.markdown(t("reports.charts_heading"))
-    charts = _figures(strategy)
+    charts = _figures(name)
     want_png = export.browser_available() and st.toggle(t("reports.render_png"))
     cols = st.columns(3)
     for i, (key, fig) in enumerate(charts.items()):

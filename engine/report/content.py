@@ -23,6 +23,7 @@ from engine.errors import StoreError
 from engine.expr.mathtext import readable
 from engine.i18n import Translator
 from engine.report import series
+from engine.report.charts import benchmark_label, charts_of
 from engine.store.project import Project
 from engine.store.records import RunRecord, package_versions, utc_now
 from engine.store.strategies import StrategyFiles, load_strategy
@@ -289,7 +290,8 @@ class Columns:
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart by key (see :mod:`engine.report.pdf_charts`) under its own heading."""
+    """A chart by key (one of :data:`engine.report.charts.STRATEGY_CHARTS`, or a comparison
+    chart of :mod:`engine.report.pdf_charts`) under its own heading."""
 
     key: str
     heading: Heading
@@ -372,12 +374,6 @@ def _kv(items: Sequence[tuple[str, object]], key_width: float = 0.3) -> Grid:
                 header=False, keys=True)
 
 
-def benchmark_label(c: StrategyContent, t: Translator) -> str:
-    """The benchmark's name: a ticker, or the equal-weight universe."""
-    bench = c.provenance.benchmark
-    return t("figures.benchmark_equal") if bench in (None, "equal") else str(bench)
-
-
 def _benchmark_setting(t: Translator, bench: str | None) -> str:
     if bench is None:
         return "–"
@@ -424,27 +420,35 @@ def _summary(o: _Numbered, t: Translator, c: StrategyContent) -> None:
     o.add(Columns(tuple(grids)), Text(t("report.summary_note"), small=True))
 
 
-def _performance(o: _Numbered, t: Translator, c: StrategyContent) -> None:
-    o.h1(t("report.section.performance"), new_page=True)
+def chart_params(c: StrategyContent, t: Translator) -> dict[str, object]:
+    """The values every chart title and note of :data:`engine.report.charts.STRATEGY_CHARTS`
+    is formatted with ({benchmark}, {depth}, {ic_days}...): one set for all charts, so a
+    chart's line in the list names only its catalogue keys."""
     dd = (c.backtest or {}).get("drawdown") or {}
     recovery = (t.date(dd.get("recovery_date")) if dd.get("recovered")
                 else t("report.not_recovered"))
-    o.chart("equity", t("report.chart.equity"),
-            t("report.equity_note", benchmark=benchmark_label(c, t)))
-    o.chart("drawdown", t("report.chart.drawdown"),
-            t("report.drawdown_note", depth=fmt_value(t, dd.get("depth"), "pct"),
-              peak=t.date(dd.get("peak_date")), trough=t.date(dd.get("trough_date")),
-              recovery=recovery))
-    o.chart("monthly", t("report.chart.monthly"))
-    o.chart("rolling_sharpe", t("report.chart.rolling_sharpe", days=ROLLING_SHARPE_DAYS),
-            t("report.rolling_sharpe_note"))
+    return {"benchmark": benchmark_label(c, t), "depth": fmt_value(t, dd.get("depth"), "pct"),
+            "peak": t.date(dd.get("peak_date")), "trough": t.date(dd.get("trough_date")),
+            "recovery": recovery, "sharpe_days": ROLLING_SHARPE_DAYS,
+            "ic_days": ROLLING_IC_DAYS}
 
 
-def _signal(o: _Numbered, t: Translator) -> None:
+def _charts(o: _Numbered, t: Translator, c: StrategyContent, section: str) -> None:
+    """The section's charts from the chart list, each under its heading with its note."""
+    params = chart_params(c, t)
+    for spec in charts_of(c, section):
+        o.chart(spec.key, t(spec.title, **params), t(spec.note, **params) if spec.note else "")
+
+
+def _performance(o: _Numbered, t: Translator, c: StrategyContent) -> None:
+    o.h1(t("report.section.performance"), new_page=True)
+    _charts(o, t, c, "performance")
+
+
+def _signal(o: _Numbered, t: Translator, c: StrategyContent) -> None:
     o.h1(t("report.section.signal"), new_page=True)
     o.add(Text(t("report.signal_text")))
-    o.chart("ic", t("report.chart.ic"), t("report.ic_note", days=ROLLING_IC_DAYS))
-    o.chart("weights", t("report.chart.weights"), t("report.weights_note"))
+    _charts(o, t, c, "signal")
 
 
 def _factors(o: _Numbered, t: Translator, c: StrategyContent) -> None:
@@ -556,7 +560,7 @@ def strategy_outline(c: StrategyContent, t: Translator, charts: ChartsNote,
     _summary(o, t, c)
     if c.has_backtest:
         _performance(o, t, c)
-    _signal(o, t)
+    _signal(o, t, c)
     _factors(o, t, c)
     _settings(o, t, c)
     _appendix(o, t, [c], charts)

@@ -3,7 +3,8 @@
 One file, no network: plotly.js is inlined once in the head, MathJax is off, styles are
 inline. The sections, numbers and words are the PDF's (both render
 :func:`engine.report.content.strategy_outline` / :func:`~engine.report.content.comparison_outline`);
-only the charts differ: here they are the app's interactive figures.
+only the charts differ: here they are the app's interactive figures (a strategy's from the
+chart list, :func:`engine.report.charts.strategy_charts`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from plotly.offline import get_plotlyjs
 
 from engine.errors import ConfigError
 from engine.i18n import Translator
+from engine.report.charts import strategy_charts
 from engine.report.content import (
     Chart,
     ChartsNote,
@@ -29,7 +31,7 @@ from engine.report.content import (
     gather_many,
     strategy_outline,
 )
-from engine.report.pdf_charts import comparison_charts, strategy_charts
+from engine.report.pdf_charts import comparison_charts
 from engine.store.project import Project
 
 _CSS = """
@@ -122,7 +124,8 @@ def render_html(outline: Outline, t: Translator, figures: Mapping[str, go.Figure
                          + "</div>")
         elif isinstance(block, Chart) and block.key in figures:
             h = block.heading
-            parts.append(f'<h3 id="{h.anchor}">{escape(h.text)}</h3><div class="chart">'
+            parts.append(f'<h3 id="{h.anchor}">{escape(h.text)}</h3>'
+                         f'<div class="chart" data-chart="{escape(block.key)}">'
                          f"{_chart_html(figures[block.key])}</div>")
             if block.note:
                 parts.append(f'<p class="small">{escape(block.note)}</p>')
@@ -147,6 +150,6 @@ def build_html(project: Project, strategy: str, *, compare: Sequence[str] = (),
         figs = {s.key: s.figure for s in comparison_charts(contents, t)}
         return render_html(comparison_outline(contents, t, _note(t), author), t, figs)
     content = gather(project, strategy)
-    figs = {s.key: s.figure for s in strategy_charts(content, t)}
+    figs = strategy_charts(content, t)
     return render_html(strategy_outline(content, t, _note(t), author), t, figs)
 

@@ -5,8 +5,9 @@ and a reproducibility appendix; page numbers "Page n of N" and PDF bookmarks. Te
 embedded Nanum fonts in both languages, every label goes through the translator
 (``engine/i18n/<lang>/report.toml``), and numbers and dates are formatted for the language.
 
-Charts come from :mod:`engine.report.pdf_charts`: the app's Plotly figures rendered by kaleido
-when a browser can draw them, else native vector drawings (see :func:`choose_renderer`); the
+Charts are the chart list's (:mod:`engine.report.charts`, through
+:mod:`engine.report.pdf_charts`): the app's Plotly figures rendered by kaleido when a browser
+can draw them, else native vector drawings (see :func:`choose_renderer`); the
 choice and its reason are written in the appendix. Both forms print legibly in black and
 white (dash patterns and greys, not colour alone).
 
@@ -65,7 +66,7 @@ from engine.report.pdf_charts import (
     FONT_BOLD,
     FONT_MONO,
     PX_WIDTH,
-    ChartSpec,
+    PdfChart,
     comparison_charts,
     register_fonts,
     strategy_charts,
@@ -311,7 +312,7 @@ def _story(outline: Outline, t: Translator, charts: Mapping[str, Flowable]) -> l
 
 # ------------------------------------------------------------------------------ charts
 
-def render_charts(specs: Sequence[ChartSpec], choice: ChartChoice
+def render_charts(specs: Sequence[PdfChart], choice: ChartChoice
                   ) -> tuple[dict[str, Flowable], ChartChoice]:
     """Flowables by chart key, drawn as chosen; a kaleido failure falls back to native."""
     if choice.renderer == "kaleido" and specs:

@@ -1,10 +1,12 @@
-"""The reports' charts: each as the app's Plotly figure and as a native reportlab drawing.
+"""The PDF's charts: each as the app's Plotly figure and as a native reportlab drawing.
 
-A :class:`ChartSpec` carries both forms of one chart. The PDF renders the Plotly figures with
-kaleido when a browser can (the same figures the app shows), and otherwise draws the native
-form: vector graphics in greys and dash patterns, written with the embedded Nanum fonts, so a
-machine without a browser (or without a Hangul system font) still gets a complete, printable
-report. The HTML report embeds the Plotly figures as they are.
+A :class:`PdfChart` carries both forms of one chart. Which charts a strategy report has comes
+from the chart list (:mod:`engine.report.charts`); this module adds their native forms
+(:data:`NATIVE`, by chart key). The PDF renders the Plotly figures with kaleido when a browser
+can (the same figures the app shows), and otherwise draws the native form: vector graphics in
+greys and dash patterns, written with the embedded Nanum fonts, so a machine without a browser
+(or without a Hangul system font) still gets a complete, printable report. A chart without a
+native form says so in its slot. The HTML report embeds the Plotly figures as they are.
 
 Native drawings only draw: every number comes from :mod:`engine.report.content`.
 """
@@ -26,14 +28,15 @@ from reportlab.pdfbase.ttfonts import TTFont
 
 from engine.errors import ConfigError
 from engine.i18n import Translator
-from engine.report import figures
-from engine.report.content import ROLLING_SHARPE_DAYS, StrategyContent, benchmark_label
+from engine.report import charts, figures
+from engine.report.content import StrategyContent
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
 FONT, FONT_BOLD, FONT_MONO = "NanumGothic", "NanumGothicBold", "NanumGothicCoding"
 _FONT_FILES = {FONT: "NanumGothic.ttf", FONT_BOLD: "NanumGothicBold.ttf",
                FONT_MONO: "NanumGothicCoding.ttf"}
 PX_WIDTH = 800  # kaleido width in CSS pixels (scaled to the page: ~0.6 pt a pixel)
+MAX_HEIGHT_PX = 1000  # a taller figure (a weights grid of many factors) is printed this high
 
 
 def register_fonts() -> None:
@@ -56,12 +59,11 @@ def register_fonts() -> None:
 
 
 @dataclass(frozen=True)
-class ChartSpec:
+class PdfChart:
     """One chart in both forms. ``draw(width_pt)`` returns the native drawing;
     ``height_px`` is the kaleido height at :data:`PX_WIDTH` pixels wide."""
 
     key: str
-    title: str
     figure: go.Figure
     draw: Callable[[float], Drawing]
     height_px: int
@@ -300,62 +302,79 @@ def _wealth(frame: pl.DataFrame, name: str) -> list[float | None]:
     return [None if v is None else v - 1 for v in _col(frame, name)]
 
 
-def _backtest_charts(c: StrategyContent, t: Translator) -> list[ChartSpec]:
-    eq, rs, grid = c.equity, c.rolling_sharpe, c.monthly
-    if eq is None or rs is None or grid is None:
-        return []
-    dates = _dates(eq)
-    bench = benchmark_label(c, t)
-    equity_lines = [Curve(t("figures.strategy"), dates, _wealth(eq, "strategy")),
-                    Curve(bench, dates, _wealth(eq, "benchmark"), style=1)]
-    drawdown = [Curve("", dates, _col(eq, "drawdown"), fill=True)]
-    sharpe = [Curve("", _dates(rs), _col(rs, "sharpe"))]
+def _equity(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    eq, dates = c.equity, _dates(c.equity)
+    lines = [Curve(t("figures.strategy"), dates, _wealth(eq, "strategy")),
+             Curve(charts.benchmark_label(c, t), dates, _wealth(eq, "benchmark"), style=1)]
+    return lambda w: line_chart(w, lines, percent=True)
+
+
+def _drawdown(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    lines = [Curve("", _dates(c.equity), _col(c.equity, "drawdown"), fill=True)]
+    return lambda w: line_chart(w, lines, percent=True, height=w * 0.32)
+
+
+def _turnover(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    lines = [Curve("", _dates(c.equity), _col(c.equity, "turnover"), bars=True)]
+    return lambda w: line_chart(w, lines, percent=True, height=w * 0.32)
+
+
+def _monthly(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    grid = c.monthly
     years = [str(y) for y in grid.get_column("year").to_list()]
     cells = [[grid.get_column(str(m))[i] for m in range(1, 13)] for i in range(grid.height)]
-    title = {k: t(f"report.chart.{k}", days=ROLLING_SHARPE_DAYS)
-             for k in ("equity", "drawdown", "monthly", "rolling_sharpe")}
-    return [
-        ChartSpec("equity", title["equity"],
-                  figures.equity_chart(eq, title=title["equity"], t=t, benchmark=bench),
-                  lambda w: line_chart(w, equity_lines, percent=True), 450),
-        ChartSpec("drawdown", title["drawdown"],
-                  figures.drawdown_chart(eq, title=title["drawdown"], t=t),
-                  lambda w: line_chart(w, drawdown, percent=True, height=w * 0.32), 340),
-        ChartSpec("monthly", title["monthly"],
-                  figures.monthly_heatmap(grid, title=title["monthly"], t=t),
-                  lambda w: heat_grid(w, years, months(t), cells,
-                                      cell_text=lambda v: t.percent(v, 1),
-                                      note=t("report.chart.heat_note")),
-                  max(260, 60 * len(years) + 120)),
-        ChartSpec("rolling_sharpe", title["rolling_sharpe"],
-                  figures.rolling_sharpe_chart(rs, title=title["rolling_sharpe"], t=t),
-                  lambda w: line_chart(w, sharpe, height=w * 0.32), 340),
-    ]
+    return lambda w: heat_grid(w, years, months(t), cells, cell_text=lambda v: t.percent(v, 1),
+                               note=t("report.chart.heat_note"))
 
 
-def strategy_charts(c: StrategyContent, t: Translator) -> list[ChartSpec]:
-    """The charts of a strategy report, in report order (backtest charts when it has one)."""
-    ic = c.ic
-    ic_lines = [Curve(t("figures.daily_rank_ic"), _dates(ic), _col(ic, "rank_ic"), bars=True),
-                Curve(t("figures.rolling_mean"), _dates(ic), _col(ic, "rank_ic_mean"))]
+def _rolling_sharpe(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    lines = [Curve("", _dates(c.rolling_sharpe), _col(c.rolling_sharpe, "sharpe"))]
+    return lambda w: line_chart(w, lines, height=w * 0.32)
+
+
+def _weights(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
     mw = c.monthly_weights
     labels = [v for v in c.labels.values() if v in mw.columns]
     cols = [f"{d:%Y-%m}" for d in mw.get_column("month").to_list()]
     grid = [[mw.get_column(label)[j] for j in range(mw.height)] for label in labels]
-    title_ic, title_w = t("report.chart.ic"), t("report.chart.weights")
-    weights_fig = figures.weights_heatmap(c.weights, dict(c.labels), title=title_w, t=t)
-    return [
-        *_backtest_charts(c, t),
-        ChartSpec("ic", title_ic, figures.ic_chart(ic, title=title_ic, t=t),
-                  lambda w: line_chart(w, ic_lines), 420),
-        ChartSpec("weights", title_w, weights_fig,
-                  lambda w: heat_grid(w, labels, cols, grid, col_every=max(1, len(cols) // 12),
-                                      note=t("report.chart.weights_note")),
-                  min(int(weights_fig.layout.height or 500), 1000)),
-    ]
+    return lambda w: heat_grid(w, labels, cols, grid, col_every=max(1, len(cols) // 12),
+                               note=t("report.chart.weights_note"))
 
 
-def comparison_charts(contents: Sequence[StrategyContent], t: Translator) -> list[ChartSpec]:
+def _rank_ic(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    ic = c.ic
+    lines = [Curve(t("figures.daily_rank_ic"), _dates(ic), _col(ic, "rank_ic"), bars=True),
+             Curve(t("figures.rolling_mean"), _dates(ic), _col(ic, "rank_ic_mean"))]
+    return lambda w: line_chart(w, lines)
+
+
+#: Native forms of the charts of :data:`engine.report.charts.STRATEGY_CHARTS`, by key.
+NATIVE: dict[str, Callable[[StrategyContent, Translator], Callable[[float], Drawing]]] = {
+    "equity": _equity, "drawdown": _drawdown, "turnover": _turnover, "monthly": _monthly,
+    "rolling_sharpe": _rolling_sharpe, "weights": _weights, "rank_ic": _rank_ic,
+}
+
+
+def _no_native(c: StrategyContent, t: Translator) -> Callable[[float], Drawing]:
+    """The slot of a chart that has no native form yet: one line saying why it is empty."""
+    def draw(width: float) -> Drawing:
+        d = Drawing(width, 24, initialFontName=FONT)
+        d.add(String(0, 8, t("report.chart.needs_browser"), fontName=FONT, fontSize=8,
+                     fillColor=_TEXT))
+        return d
+    return draw
+
+
+def strategy_charts(c: StrategyContent, t: Translator) -> list[PdfChart]:
+    """The charts of a strategy report in list order (:func:`engine.report.charts.charts_of`):
+    the list's Plotly figures with their native forms."""
+    figs = charts.strategy_charts(c, t)
+    return [PdfChart(spec.key, figs[spec.key], NATIVE.get(spec.key, _no_native)(c, t),
+                     min(int(figs[spec.key].layout.height or spec.height_px), MAX_HEIGHT_PX))
+            for spec in charts.charts_of(c)]
+
+
+def comparison_charts(contents: Sequence[StrategyContent], t: Translator) -> list[PdfChart]:
     """Overlaid wealth curves and drawdowns of the backtested strategies."""
     curves = {c.name: c.equity for c in contents if c.equity is not None}
     if not curves:
@@ -366,9 +385,8 @@ def comparison_charts(contents: Sequence[StrategyContent], t: Translator) -> lis
     dd_lines = [Curve(n, _dates(e), _col(e, "drawdown"), style=i)
                 for i, (n, e) in enumerate(curves.items())]
     return [
-        ChartSpec("compare_equity", title_e, figures.equity_comparison(curves, title=title_e, t=t),
-                  lambda w: line_chart(w, eq_lines, percent=True), 450),
-        ChartSpec("compare_drawdown", title_d,
-                  figures.drawdown_comparison(curves, title=title_d, t=t),
-                  lambda w: line_chart(w, dd_lines, percent=True), 400),
+        PdfChart("compare_equity", figures.equity_comparison(curves, title=title_e, t=t),
+                 lambda w: line_chart(w, eq_lines, percent=True), 450),
+        PdfChart("compare_drawdown", figures.drawdown_comparison(curves, title=title_d, t=t),
+                 lambda w: line_chart(w, dd_lines, percent=True), 400),
     ]

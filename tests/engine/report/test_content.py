@@ -43,7 +43,8 @@ def test_outline_numbers_its_headings(report_project: Project) -> None:
     anchors = [h.anchor for h in outline.headings]
     assert len(anchors) == len(set(anchors))
     charts = [b.key for b in outline.blocks if isinstance(b, content.Chart)]
-    assert charts == ["equity", "drawdown", "monthly", "rolling_sharpe", "ic", "weights"]
+    assert charts == ["equity", "drawdown", "turnover", "monthly", "rolling_sharpe", "weights",
+                      "rank_ic"]
 
 
 def test_series_zip(report_project: Project) -> None:

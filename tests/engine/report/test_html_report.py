@@ -7,7 +7,7 @@ import re
 
 from engine.i18n import Translator
 from engine.report import content, html
-from engine.report.pdf_charts import strategy_charts
+from engine.report.charts import strategy_charts
 from engine.store.project import Project
 
 
@@ -21,7 +21,7 @@ def test_self_contained_with_the_pdf_sections(report_project: Project) -> None:
     assert page.startswith("<!DOCTYPE html>") and '<html lang="en">' in page
     assert "<script src" not in page and "cdn.plot.ly/plotly" not in page.split("<body>")[1]
     assert 'window.MathJax' not in page.split("</head>")[1]  # MathJax off
-    assert page.count('class="plotly-graph-div"') == 6
+    assert page.count('class="plotly-graph-div"') == 7
     t = Translator("en")
     outline = content.strategy_outline(content.gather(report_project, "classic-dynamic"), t,
                                        content.ChartsNote("", ""))
@@ -42,9 +42,9 @@ def test_korean_and_comparison(report_project: Project) -> None:
 
 def test_charts_are_the_app_figures(report_project: Project) -> None:
     c = content.gather(report_project, "classic-dynamic")
-    specs = strategy_charts(c, Translator("en"))
-    assert [s.key for s in specs] == ["equity", "drawdown", "monthly", "rolling_sharpe", "ic",
-                                      "weights"]
-    equity = specs[0].figure
+    figs = strategy_charts(c, Translator("en"))
+    assert list(figs) == ["equity", "drawdown", "turnover", "monthly", "rolling_sharpe",
+                          "weights", "rank_ic"]
+    equity = figs["equity"]
     assert [tr.name for tr in equity.data] == ["strategy", "benchmark (equal-weight universe)"]
     assert len(equity.data[0].x) == c.equity.height  # type: ignore[union-attr]
