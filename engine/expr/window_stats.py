@@ -10,8 +10,8 @@ values exist from the first day; ours need the whole window, and equal Qlib's wh
 window is complete.
 
 Memory: lag loops (rank, arg-max, regression sums) hold a few panel-sized tensors at most; the
-quantile sorts its windows in day blocks of about ``_SORT_CELLS`` values, so a 2,674 x 644
-panel with w = 60 never materialises its 100 million window values at once.
+quantile partially sorts its windows in day blocks of about ``_SORT_CELLS`` values, so a
+2,674 x 644 panel with w = 60 never materialises its 100 million window values at once.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from engine.expr import kernels as K
 #: Qlib's flatness rule for Corr and Rsquare: NaN where a window's sample std is <= this
 #: (``np.isclose(std, 0, atol=2e-5)`` in qlib/data/ops.py).
 QLIB_FLAT_STD = 2e-5
-#: Window values sorted at once by ts_quantile (~16 MB of float32 plus torch's int64 indices).
+#: Window values ts_quantile reads per block (the partial sort's output and indices are smaller).
 _SORT_CELLS = 1 << 22
 
 _F32 = torch.float32
@@ -82,14 +82,20 @@ def ts_quantile(x: torch.Tensor, q: float, w: int) -> torch.Tensor:
     lo = int(pos)
     hi = min(lo + 1, w - 1)
     frac = pos - lo
+    # Order statistics lo and hi are among the hi + 1 smallest and among the w − lo largest
+    # values: a partial sort (topk) of the shorter end is ~3x cheaper than sorting windows.
+    smallest = hi + 1 <= w - lo
+    k = hi + 1 if smallest else w - lo
+    at_lo, at_hi = (lo, hi) if smallest else (w - 1 - lo, w - 1 - hi)
     rows = t - w + 1
     chunk = max(1, _SORT_CELLS // max(1, w * math.prod(x.shape[1:])))
     for r0 in range(0, rows, chunk):
         r1 = min(rows, r0 + chunk)
-        # [r1 − r0, N, w] windows, sorted (NaN sort last; those windows are masked below)
-        ordered = torch.sort(x[r0: r1 + w - 1].unfold(0, w, 1), dim=-1).values
-        low = ordered[..., lo].to(_F64)
-        body[r0:r1] = low.add_(ordered[..., hi].to(_F64).sub_(low), alpha=frac)
+        windows = x[r0: r1 + w - 1].unfold(0, w, 1)  # [r1 − r0, N, w] view
+        # sorted ascending (smallest) or descending; windows holding NaN are masked below
+        part = torch.topk(windows, k, dim=-1, largest=not smallest).values
+        low = part[..., at_lo].to(_F64)
+        body[r0:r1] = low.add_(part[..., at_hi].to(_F64).sub_(low), alpha=frac)
     return _mask_incomplete(out, x, w)
 
 
