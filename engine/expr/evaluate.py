@@ -178,10 +178,12 @@ class Evaluator:
         if op.kind == "cs":
             # x + 0 is x (−0.0 becomes +0.0, which ranks and z-scores the same); x + NaN is NaN.
             return op.apply(series[0] + self._universe_mask())
+        params = [a.value for a in node.args[op.n_series: op.n_series + op.n_params]
+                  if isinstance(a, Constant)]  # plain floats: part of the formula, not data
         if op.takes_window:
             window = node.args[-1]
             assert isinstance(window, Window)
-            return op.apply(*series, window.value)
+            return op.apply(*series, *params, window.value)
         return op.apply(*series)
 
 

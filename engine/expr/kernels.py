@@ -34,7 +34,7 @@ ops in torch, so element-wise NaN masks are built arithmetically (``F.threshold`
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,6 +217,42 @@ def less(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Element-wise min; NaN if either side is NaN."""
     x, y = torch.broadcast_tensors(x, y)
     return torch.minimum(x, y)
+
+
+def _compare(x: torch.Tensor, y: torch.Tensor,
+             relation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """1.0 where the relation holds, 0.0 where it does not, NaN where either side is NaN.
+
+    NaN, not 0: a missing value is not "not greater" (numpy's answer, which Qlib keeps), and
+    a count or mean over comparisons must not treat missing days as days that failed.
+    """
+    x, y = torch.broadcast_tensors(x, y)
+    out = relation(x, y).to(torch.result_type(x, y))
+    return out.masked_fill_(torch.isnan(x) | torch.isnan(y), _NAN)
+
+
+def gt(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.gt)
+
+
+def ge(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.ge)
+
+
+def lt(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.lt)
+
+
+def le(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.le)
+
+
+def eq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.eq)
+
+
+def ne(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _compare(x, y, torch.ne)
 
 
 # --------------------------------------------------------------------------- shifts

@@ -2,9 +2,10 @@
 10)`` for ``Mul(-1, ts_corr($close, $volume, 10))``, ``(high - low) / close`` for
 ``Div(Sub($high, $low), $close)``.
 
-Infix ``+ - * / ^`` with the usual precedence (``^`` binds tightest and to the right), the
-fewest parentheses that keep the meaning, features without ``$``, rolling operators by their
-plain name with the window last (``mean(close, 20)``), ``max``/``min`` for the element-wise
+Infix ``+ - * / ^`` with the usual precedence (``^`` binds tightest and to the right) and the
+comparisons ``> >= < <= == !=`` below them (never chained), the fewest parentheses that keep
+the meaning, features without ``$``, rolling operators by their plain name with the window
+last (``mean(close, 20)``), ``max``/``min`` for the element-wise
 ``Greater``/``Less`` and ``tsmax``/``tsmin`` for the rolling ones. Render the simplified
 formula (:func:`engine.expr.simplify.simplify`) for the most readable text. For display only:
 the function form is the one that parses.
@@ -23,10 +24,14 @@ _NAMES = {
     "ts_div": "ratio", "ts_pctchange": "pct_change", "ts_delta": "delta", "ts_wma": "wma",
     "ts_ema": "ema", "ts_cov": "cov", "ts_corr": "corr", "cs_rank": "rank",
     "cs_zscore": "zscore", "Abs": "abs", "Sign": "sign", "Log": "log", "S_log1p": "slog1p",
-    "Greater": "max", "Less": "min", "Inv": "inv",
+    "Greater": "max", "Less": "min", "Inv": "inv", "ts_rank": "tsrank",
+    "ts_quantile": "quantile", "ts_argmax": "argmax", "ts_argmin": "argmin",
+    "ts_slope": "slope", "ts_rsquare": "rsquare", "ts_resi": "resi", "ts_corr_nan": "corr_nan",
 }
-# precedence: sums 1, products 2, unary minus 3, powers 4, atoms and calls 5
-_INFIX = {"Add": ("+", 1), "Sub": ("-", 1), "Mul": ("*", 2), "Div": ("/", 2), "Pow": ("^", 4)}
+# precedence: comparisons 0, sums 1, products 2, unary minus 3, powers 4, atoms and calls 5
+_INFIX = {"Add": ("+", 1), "Sub": ("-", 1), "Mul": ("*", 2), "Div": ("/", 2), "Pow": ("^", 4),
+          "Gt": (">", 0), "Ge": (">=", 0), "Lt": ("<", 0), "Le": ("<=", 0), "Eq": ("==", 0),
+          "Ne": ("!=", 0)}
 
 
 def to_math(node: Node) -> str:
@@ -73,9 +78,10 @@ def _render(node: Node) -> tuple[str, int]:
             lt = lt if lp > prec else f"({lt})"
             rt = rt if rp >= prec else f"({rt})"
             return f"{lt}^{rt}", prec
-        lt = lt if lp >= prec else f"({lt})"
+        # comparisons do not chain: (a > b) > c keeps its parentheses on either side
+        lt = lt if (lp > prec if prec == 0 else lp >= prec) else f"({lt})"
         # a - (b + c), a / (b * c): the right side needs a strictly higher precedence
-        strict = symbol in ("-", "/")
+        strict = symbol in ("-", "/") or prec == 0
         rt = rt if (rp > prec if strict else rp >= prec) else f"({rt})"
         return f"{lt} {symbol} {rt}", prec
     name = _NAMES.get(op, op)

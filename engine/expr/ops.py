@@ -9,6 +9,11 @@ Presets (ALPHAFORGE_SPEC §2.1):
 - ``default`` [ours]: the same 23 first (so their action indices match), then ``cs_rank``,
   ``cs_zscore``, ``Abs``, ``Sign``, ``Log``, ``Greater``, ``Less``.
 
+The operators after those (comparisons, rank / quantile / trend / arg-max windows, Qlib's
+correlation; kernels in ``window_stats.py``) are in no preset: they exist so that Qlib
+expressions and Alpha158 (``qlib.py``, ``alpha158.py``) can be written in the language, and
+the miner's vocabulary stays the paper's.
+
 A :class:`Vocabulary` is the action space of the miner: ``ops + features + windows + constants
 + [SEP]`` (51 actions for the paper preset on the six base features).
 """
@@ -25,17 +30,22 @@ import torch
 from engine.data.schema import BASE_FEATURES
 from engine.errors import ConfigError
 from engine.expr import kernels as K
+from engine.expr import window_stats as W
 
-OpKind = Literal["unary", "binary", "rolling", "pair_rolling", "cs"]
+OpKind = Literal["unary", "binary", "rolling", "rolling_param", "pair_rolling", "cs"]
 TokenKind = Literal["op", "feature", "window", "constant", "sep"]
 
-#: Number of expression (non-window) arguments and whether a window follows, per kind.
-_SHAPE: dict[str, tuple[int, bool]] = {
-    "unary": (1, False),
-    "cs": (1, False),
-    "binary": (2, False),
-    "rolling": (1, True),
-    "pair_rolling": (2, True),
+#: Per kind: expression arguments, constant parameters (written between them and the window)
+#: and whether a window follows. ``rolling_param`` (``ts_quantile(x, q, w)``) is a kind of its
+#: own, not a rolling operator with an extra field, so that nothing that dispatches on the
+#: kind (grammar masks, the miner, tests) can take it for a two-argument rolling operator.
+_SHAPE: dict[str, tuple[int, int, bool]] = {
+    "unary": (1, 0, False),
+    "cs": (1, 0, False),
+    "binary": (2, 0, False),
+    "rolling": (1, 0, True),
+    "rolling_param": (1, 1, True),
+    "pair_rolling": (2, 0, True),
 }
 
 
@@ -49,12 +59,24 @@ def _shares_memory(out: torch.Tensor, arg: object) -> bool:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A constant parameter of an operator (the ``q`` of ``ts_quantile``): a plain number in
+    ``[low, high]``, written in the text between the series and the window. It is part of the
+    formula, not data: the parser checks its range and the evaluator passes it to the kernel
+    as a Python float."""
+
+    name: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
 class Operator:
     """One operator of the formula language.
 
-    ``fn`` works on ``[T, N]`` tensors (0-dim tensors for constants); rolling kinds take the
-    window (an ``int`` number of days) as their last argument. Use :meth:`apply`, which also
-    enforces the evaluator's output contract.
+    ``fn`` works on ``[T, N]`` tensors (0-dim tensors for constants); a parameter (a float)
+    follows the series, and rolling kinds take the window (an ``int`` number of days) as their
+    last argument. Use :meth:`apply`, which also enforces the evaluator's output contract.
     """
 
     name: str
@@ -62,28 +84,40 @@ class Operator:
     fn: Callable[..., torch.Tensor] = field(repr=False)
     summary: str
     aliases: tuple[str, ...] = ()
+    param: Param | None = None
+
+    def __post_init__(self) -> None:
+        if (self.param is not None) != bool(_SHAPE[self.kind][1]):
+            raise AssertionError(f"{self.name}: a {self.kind} operator "
+                                 f"{'needs' if _SHAPE[self.kind][1] else 'takes no'} param")
 
     @property
     def n_series(self) -> int:
-        """How many expression arguments the operator takes (windows excluded)."""
+        """How many expression arguments the operator takes (parameters, windows excluded)."""
         return _SHAPE[self.kind][0]
 
     @property
-    def takes_window(self) -> bool:
+    def n_params(self) -> int:
+        """How many constant parameters follow the series (0 or 1)."""
         return _SHAPE[self.kind][1]
 
     @property
+    def takes_window(self) -> bool:
+        return _SHAPE[self.kind][2]
+
+    @property
     def arity(self) -> int:
-        """Total number of arguments in the text form (windows included)."""
-        return self.n_series + int(self.takes_window)
+        """Total number of arguments in the text form (parameters and windows included)."""
+        return self.n_series + self.n_params + int(self.takes_window)
 
     @property
     def signature(self) -> str:
         """``ts_corr(x, y, w)`` style signature used in messages and docs."""
-        args = ["x", "y"][: self.n_series] + (["w"] if self.takes_window else [])
+        args = (["x", "y"][: self.n_series] + ([self.param.name] if self.param else [])
+                + (["w"] if self.takes_window else []))
         return f"{self.name}({', '.join(args)})"
 
-    def apply(self, *args: torch.Tensor | int) -> torch.Tensor:
+    def apply(self, *args: torch.Tensor | int | float) -> torch.Tensor:
         """Run the kernel; the result is ``[T, N]`` float32 with ±inf mapped to NaN.
 
         The inf -> NaN rule after every operator ([ours], spec §2.2) keeps infinities from
@@ -100,8 +134,8 @@ class Operator:
 
 
 def _op(name: str, kind: OpKind, fn: Callable[..., torch.Tensor], summary: str,
-        *aliases: str) -> Operator:
-    return Operator(name=name, kind=kind, fn=fn, summary=summary, aliases=aliases)
+        *aliases: str, param: Param | None = None) -> Operator:
+    return Operator(name=name, kind=kind, fn=fn, summary=summary, aliases=aliases, param=param)
 
 
 _ALL: tuple[Operator, ...] = (
@@ -152,6 +186,32 @@ _ALL: tuple[Operator, ...] = (
     _op("Log", "unary", K.log, "natural log; NaN where x <= 0"),
     _op("Greater", "binary", K.greater, "element-wise max(x, y)"),
     _op("Less", "binary", K.less, "element-wise min(x, y)"),
+    # [ours] in no preset: comparisons and the window statistics of Qlib / Alpha158
+    _op("Gt", "binary", K.gt, "1 where x > y, else 0; NaN where either is NaN"),
+    _op("Ge", "binary", K.ge, "1 where x ≥ y, else 0; NaN where either is NaN"),
+    _op("Lt", "binary", K.lt, "1 where x < y, else 0; NaN where either is NaN"),
+    _op("Le", "binary", K.le, "1 where x ≤ y, else 0; NaN where either is NaN"),
+    _op("Eq", "binary", K.eq, "1 where x = y, else 0; NaN where either is NaN"),
+    _op("Ne", "binary", K.ne, "1 where x ≠ y, else 0; NaN where either is NaN"),
+    _op("ts_rank", "rolling", W.ts_rank,
+        "percentile rank of today's value among the last w days, ties averaged: (0, 1]"),
+    _op("ts_quantile", "rolling_param", W.ts_quantile,
+        "q-quantile of the last w days, linear between order statistics (q in [0, 1])",
+        param=Param("q", 0.0, 1.0)),
+    _op("ts_argmax", "rolling", W.ts_argmax,
+        "day of the window's maximum: 1 = oldest … w = today (first on ties)", "IdxMax"),
+    _op("ts_argmin", "rolling", W.ts_argmin,
+        "day of the window's minimum: 1 = oldest … w = today (first on ties)", "IdxMin"),
+    _op("ts_slope", "rolling", W.ts_slope,
+        "least-squares slope of x on the day number over the window (w = 1 gives NaN)",
+        "Slope"),
+    _op("ts_rsquare", "rolling", W.ts_rsquare,
+        "R² of that least-squares line; NaN where the window's std ≤ 2e-5 (w = 1 gives NaN)",
+        "Rsquare"),
+    _op("ts_resi", "rolling", W.ts_resi,
+        "today's residual from that least-squares line (w = 1 gives NaN)", "Resi"),
+    _op("ts_corr_nan", "pair_rolling", W.ts_corr_nan,
+        "Pearson correlation; NaN where either window's std ≤ 2e-5 (Qlib's Corr)"),
 )
 
 #: Canonical name -> operator, in registry order.
@@ -283,6 +343,10 @@ class Vocabulary:
             raise ConfigError(f"feature names must be identifiers, got {bad}")
         if any(w < 1 for w in self.windows):
             raise ConfigError(f"windows must be positive days, got {list(self.windows)}")
+        with_param = [op.name for op in self.ops if op.n_params]
+        if with_param:
+            raise ConfigError(f"operators with a constant parameter cannot be mined (the "
+                              f"vocabulary has no parameter tokens): {', '.join(with_param)}")
         kinds = {op.kind for op in self.ops}
         if "binary" not in kinds:
             raise ConfigError("a vocabulary needs at least one binary operator")
@@ -332,7 +396,7 @@ class Vocabulary:
 # --------------------------------------------------------------------------- user reference
 
 _KIND_TITLE = {"unary": "unary", "cs": "cross-sectional", "binary": "binary",
-               "rolling": "rolling", "pair_rolling": "pair rolling"}
+               "rolling": "rolling", "rolling_param": "rolling", "pair_rolling": "pair rolling"}
 
 
 def reference_markdown() -> str:
@@ -341,14 +405,13 @@ def reference_markdown() -> str:
     The docs test compares the file with this text, so the user reference cannot drift from
     the operators the engine actually has.
     """
-    in_paper = set(PRESETS["alphaforge"])
     lines = [
         "| operator | kind | aliases | meaning | presets |",
         "|---|---|---|---|---|",
     ]
     for op in REGISTRY.values():
         aliases = ", ".join(f"`{a}`" for a in op.aliases) or "—"
-        presets = "alphaforge, default" if op.name in in_paper else "default"
+        presets = ", ".join(p for p, names in PRESETS.items() if op.name in names) or "—"
         meaning = op.summary.replace("|", "\\|")
         lines.append(f"| `{op.signature}` | {_KIND_TITLE[op.kind]} | {aliases} | {meaning} "
                      f"| {presets} |")

@@ -143,8 +143,12 @@ def to_text(node: Node) -> str:
 # --------------------------------------------------------------------------- validation
 
 
-class _Problem(NamedTuple):
-    """A rule broken: the English message plus the code and params the app translates."""
+class Problem(NamedTuple):
+    """A rule broken: the English message plus the code and params the app translates.
+
+    The ``*_problem`` functions below are the rules themselves; every reader of formula text
+    (this parser, RPN, the Qlib parser in ``qlib.py``) applies them, so they agree.
+    """
 
     code: str
     message: str
@@ -157,58 +161,75 @@ def _close(word: str, choices: Iterable[str]) -> list[str]:
                                                        cutoff=0.6)]
 
 
-def _feature_error(name: str, features: Sequence[str]) -> _Problem:
+def feature_problem(name: str, features: Sequence[str]) -> Problem:
     close = difflib.get_close_matches(name, list(features), n=3, cutoff=0.6)
     did = f" (did you mean {' or '.join(f'${c}' for c in close)}?)" if close else ""
     available = [f"${f}" for f in features]
     params: dict[str, Any] = {"token": f"${name}", "available": available}
     if close:
-        return _Problem("formula_unknown_feature_hint",
+        return Problem("formula_unknown_feature_hint",
                         f"unknown feature '${name}'{did}; available: {', '.join(available)}",
                         {**params, "hint": " / ".join(f"${c}" for c in close)})
-    return _Problem("formula_unknown_feature",
+    return Problem("formula_unknown_feature",
                     f"unknown feature '${name}'; available: {', '.join(available)}", params)
 
 
-def _featured_rule(op: Operator, series: Sequence[Node]) -> _Problem | None:
+def featured_problem(op: Operator, series: Sequence[Node]) -> Problem | None:
     """The problem if the operator's series arguments break the constant-only rules."""
     flags = [is_featured(a) for a in series]
     args = ", ".join(to_text(a) for a in series)
     if op.kind == "binary":
         if not any(flags):
-            return _Problem("formula_constants_only",
+            return Problem("formula_constants_only",
                             f"{op.name}({args}) combines constants only: at least one argument "
                             "must depend on a feature", {"call": f"{op.name}({args})"})
         return None
     if not all(flags):
         which = "both series" if op.n_series == 2 else "its argument"
         code = "formula_needs_features" if op.n_series == 2 else "formula_needs_feature"
-        return _Problem(code, f"{op.signature}: {which} must depend on a feature, got {args}",
+        return Problem(code, f"{op.signature}: {which} must depend on a feature, got {args}",
                         {"usage": op.signature, "args": args})
     return None
 
 
-def _window_error(op: Operator, series: Sequence[Node], value: int,
-                  windows: Sequence[int] | None, max_window: int) -> _Problem | None:
+def window_problem(op: Operator, series: Sequence[Node], value: int,
+                   windows: Sequence[int] | None, max_window: int) -> Problem | None:
     params: dict[str, Any] = {"op": op.name, "window": value}
     if value < 0:
         call = f"{op.name}({', '.join(to_text(a) for a in series)}, {value})"
-        return _Problem("formula_reads_future",
+        return Problem("formula_reads_future",
                         f"{call} reads the future: a negative "
                         f"{'shift' if op.name == 'Ref' else 'window'} looks at later days; "
                         "use a positive number of days", {**params, "call": call})
     if value == 0:
-        return _Problem("formula_window_zero",
+        return Problem("formula_window_zero",
                         f"the window of {op.name} must be at least 1 day, got 0", params)
     if windows is not None and value not in windows:
         allowed = ", ".join(str(w) for w in windows)
-        return _Problem("formula_window_not_allowed",
+        return Problem("formula_window_not_allowed",
                         f"window {value} of {op.name} is not allowed; allowed: {allowed}",
                         {**params, "allowed": allowed})
     if value > max_window:
-        return _Problem("formula_window_too_long",
+        return Problem("formula_window_too_long",
                         f"window {value} of {op.name} exceeds the maximum of {max_window} days",
                         {**params, "max": max_window})
+    return None
+
+
+def param_problem(op: Operator, node: Node) -> Problem | None:
+    """The problem if ``node`` is not a number in the range of ``op``'s constant parameter."""
+    spec = op.param
+    assert spec is not None
+    params: dict[str, Any] = {"op": op.name, "param": spec.name}
+    if not isinstance(node, Constant):
+        return Problem("formula_param_not_number",
+                        f"the {spec.name} of {op.name} must be a number, got '{to_text(node)}'",
+                        {**params, "got": to_text(node)})
+    if not spec.low <= node.value <= spec.high:
+        low, high, got = (O.format_number(v) for v in (spec.low, spec.high, node.value))
+        return Problem("formula_param_range",
+                        f"the {spec.name} of {op.name} must be between {low} and {high}, "
+                        f"got {got}", {**params, "low": low, "high": high, "got": got})
     return None
 
 
@@ -272,7 +293,7 @@ class _Parser:
         self.i += 1
         return tok
 
-    def fail(self, tok: _Tok, problem: _Problem) -> FormulaError:
+    def fail(self, tok: _Tok, problem: Problem) -> FormulaError:
         """The error at ``tok``: its position and text join the problem's params."""
         return FormulaError(f"position {tok.pos}: {problem.message}", code=problem.code,
                             params={"position": tok.pos, "token": tok.text, **problem.params})
@@ -288,7 +309,7 @@ class _Parser:
     def expect(self, text: str, after: _Tok) -> _Tok:
         tok = self.take()
         if tok.text != text or tok.kind != "punct":
-            raise self.fail(tok, _Problem(
+            raise self.fail(tok, Problem(
                 "formula_expected_paren",
                 f"expected '{text}' after '{after.text}', got {self.describe(tok)}",
                 {"expected": text, "after": after.text, "got": self.got(tok)}))
@@ -300,7 +321,7 @@ class _Parser:
         expr = self.expr()
         tok = self.peek()
         if tok.kind != "end":
-            raise self.fail(tok, _Problem(
+            raise self.fail(tok, Problem(
                 "formula_trailing",
                 f"unexpected {self.describe(tok)} after the end of the formula", {}))
         if not is_featured(expr):
@@ -318,12 +339,12 @@ class _Parser:
         if tok.kind == "number":
             value = float(tok.text)
             if not math.isfinite(value):
-                raise self.fail(tok, _Problem("formula_number_range",
+                raise self.fail(tok, Problem("formula_number_range",
                                               f"number '{tok.text}' is out of range", {}))
             return Constant(value + 0.0)
         if tok.kind == "name":
             return self.call(tok)
-        raise self.fail(tok, _Problem(
+        raise self.fail(tok, Problem(
             "formula_expected_operand",
             f"expected a $feature, a number or an operator, got {self.describe(tok)}",
             {"got": self.got(tok)}))
@@ -331,7 +352,7 @@ class _Parser:
     def feature(self, tok: _Tok) -> Feature:
         name = tok.text[1:].lower()
         if self.features is not None and name not in self.features:
-            raise self.fail(tok, _feature_error(name, self.features))
+            raise self.fail(tok, feature_problem(name, self.features))
         return Feature(name)
 
     def resolve(self, tok: _Tok) -> Operator:
@@ -340,7 +361,7 @@ class _Parser:
             word = tok.text.lower()
             bare = self.peek().text != "("
             if bare and (self.features is None or word in self.features):
-                raise self.fail(tok, _Problem(
+                raise self.fail(tok, Problem(
                     "formula_missing_dollar",
                     f"'{tok.text}' is not a formula; features start with '$' "
                     f"(did you mean '${word}'?)", {"feature": f"${word}"}))
@@ -349,15 +370,15 @@ class _Parser:
             close = _close(tok.text, [n for o in known for n in (o.name, *o.aliases)])
             if close:
                 hint = " or ".join(f"'{c}'" for c in close)
-                raise self.fail(tok, _Problem(
+                raise self.fail(tok, Problem(
                     "formula_unknown_op_hint", f"unknown operator '{tok.text}' (did you mean "
                     f"{hint}?)", {"hint": " / ".join(close)}))
-            raise self.fail(tok, _Problem(
+            raise self.fail(tok, Problem(
                 "formula_unknown_op",
                 f"unknown operator '{tok.text}'; known operators: {', '.join(names)}",
                 {"known": names}))
         if self.ops is not None and op not in self.ops:
-            raise self.fail(tok, _Problem(
+            raise self.fail(tok, Problem(
                 "formula_op_not_in_preset",
                 f"operator '{op.name}' is not part of the '{self.preset_name}' preset",
                 {"op": op.name, "preset": self.preset_name}))
@@ -377,20 +398,25 @@ class _Parser:
                 if sep.kind == "punct" and sep.text == ")":
                     break
                 if not (sep.kind == "punct" and sep.text == ","):
-                    raise self.fail(sep, _Problem(
+                    raise self.fail(sep, Problem(
                         "formula_expected_separator",
                         f"expected ',' or ')' in {op.name}(…), got {self.describe(sep)}",
                         {"op": op.name, "got": self.got(sep)}))
         if len(args) != op.arity:
-            raise self.fail(name_tok, _Problem(
+            raise self.fail(name_tok, Problem(
                 "formula_arity", f"{op.name} expects {op.arity} argument"
                 f"{'s' if op.arity != 1 else ''}, got {len(args)} (usage: {op.signature})",
                 {"op": op.name, "arity": op.arity, "count": len(args),
                  "usage": op.signature}))
         nodes: list[Node] = [node for node, _ in args[: op.n_series]]
+        for node, tok in args[op.n_series: op.n_series + op.n_params]:
+            problem = param_problem(op, node)
+            if problem is not None:
+                raise self.fail(tok, problem)
+            nodes.append(node)
         if op.takes_window:
-            nodes.append(self.window(op, nodes, *args[-1]))
-        rule = _featured_rule(op, nodes[: op.n_series])
+            nodes.append(self.window(op, nodes[: op.n_series], *args[-1]))
+        rule = featured_problem(op, nodes[: op.n_series])
         if rule is not None:
             raise self.fail(name_tok, rule)
         return Call(op.name, tuple(nodes))
@@ -399,12 +425,12 @@ class _Parser:
         got = to_text(node) if not (isinstance(node, Constant) and tok.kind == "number") else (
             None if float(node.value).is_integer() else tok.text)
         if got is not None:
-            raise self.fail(tok, _Problem(
+            raise self.fail(tok, Problem(
                 "formula_window_not_whole",
                 f"the window of {op.name} must be a whole number of days, got '{got}'",
                 {"op": op.name, "got": got}))
         value = int(node.value)
-        problem = _window_error(op, series, value, self.windows, self.max_window)
+        problem = window_problem(op, series, value, self.windows, self.max_window)
         if problem is not None:
             raise self.fail(tok, problem)
         return Window(value)
@@ -505,11 +531,15 @@ def from_rpn(tokens: Sequence[Token]) -> Expr:
             args = stack[len(stack) - op.arity:]
             del stack[len(stack) - op.arity:]
             series, tail = args[: op.n_series], args[op.n_series:]
-            if any(isinstance(a, Window) for a in series):
+            if any(isinstance(a, Window) for a in series + tail[: op.n_params]):
                 raise FormulaError(f"token {pos} '{op.name}': a window cannot be an operand")
-            if op.takes_window and not isinstance(tail[0], Window):
+            if op.takes_window and not isinstance(tail[-1], Window):
                 raise FormulaError(f"token {pos} '{op.name}' needs a window on top of the stack")
-            rule = _featured_rule(op, series)
+            for param in tail[: op.n_params]:
+                problem = param_problem(op, param)
+                if problem is not None:
+                    raise FormulaError(f"token {pos}: {problem.message}")
+            rule = featured_problem(op, series)
             if rule is not None:
                 raise FormulaError(f"token {pos}: {rule.message}")
             stack.append(Call(op.name, tuple(args)))

@@ -45,8 +45,9 @@ _ROLLING_OF_CONSTANT: dict[str, Callable[[float, int], float]] = {
     "ts_delta": lambda c, w: 0.0, "ts_pctchange": lambda c, w: 0.0 if c != 0 else math.nan,
     "ts_div": lambda c, w: 1.0 if c != 0 else math.nan,
 }
-#: Pair-rolling operators (ts_cov, ts_corr) with a constant side are 0: a flat window has no
-#: covariance and, by the kernel's CORR_EPS rule, correlation 0.
+#: Pair-rolling operators that are 0 with a constant side: a flat window has no covariance
+#: and, by the kernel's CORR_EPS rule, ts_corr 0 (ts_corr_nan is NaN there: no rule).
+_PAIR_ZERO_WITH_CONSTANT = frozenset({"ts_cov", "ts_corr"})
 _PAIR_ROLLING = "pair_rolling"
 _MAX_PASSES = 8
 
@@ -120,7 +121,7 @@ def _fold(node: Call) -> Constant | None:
         window = node.args[-1]
         assert isinstance(window, Window)
         if op.kind == _PAIR_ROLLING:
-            return Constant(0.0)
+            return Constant(0.0) if node.op in _PAIR_ZERO_WITH_CONSTANT else None
         rule = _ROLLING_OF_CONSTANT.get(node.op)
         if rule is None:
             return None  # ts_wma / ts_ema: c up to rounding, and NaN for w = 1: leave them
@@ -146,7 +147,7 @@ def _rewrite(node: Call, exact_only: bool) -> Node:
         if any(isinstance(a, Constant) for a in series) and (
                 operator.kind == _PAIR_ROLLING or all(isinstance(a, Constant) for a in series)):
             folded = _fold(Call(op, (*[a if isinstance(a, Constant) else Constant(1.0)
-                                       for a in series], args[-1])))
+                                       for a in series], *args[operator.n_series:])))
             if folded is not None:
                 return folded
         return node
@@ -223,8 +224,8 @@ def _is_inverse_pair(a: Node, b: Node) -> bool:
 
 def _check_registry() -> None:
     """Every operator a rule names exists (a renamed operator would silently skip rules)."""
-    for name in (*_COMMUTATIVE, *_ROLLING_OF_CONSTANT, "Sub", "Div", "Pow", "Abs", "Sign",
-                 "Inv"):
+    for name in (*_COMMUTATIVE, *_ROLLING_OF_CONSTANT, *_PAIR_ZERO_WITH_CONSTANT, "Sub", "Div",
+                 "Pow", "Abs", "Sign", "Inv"):
         if lookup(name) is None:
             raise AssertionError(f"simplify names an unknown operator: {name}")
 

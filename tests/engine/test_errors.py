@@ -50,7 +50,7 @@ def _codes() -> tuple[dict[str, str], dict[str, str]]:
                 if kw.arg == "code":
                     errors.update({c: f"{where}:{node.lineno}" for c in _strings(kw.value)})
             name = getattr(node.func, "id", getattr(node.func, "attr", None))
-            if name == "_Problem" and node.args:
+            if name == "Problem" and node.args:
                 errors.update({c: f"{where}:{node.lineno}" for c in _strings(node.args[0])})
             index = ISSUE_CALLS.get(name or "")
             if index is not None and len(node.args) > index and where.startswith(

@@ -54,8 +54,22 @@ def binary(name: str, x: pd.DataFrame | float, y: pd.DataFrame | float) -> pd.Da
             "Pow": lambda: np.power(x, y),
             "Greater": lambda: np.maximum(x, y),
             "Less": lambda: np.minimum(x, y),
+            **{name: _comparison(relation, x, y) for name, relation in _RELATIONS.items()},
         }[name]()
     return finish(out)
+
+
+_RELATIONS = {"Gt": np.greater, "Ge": np.greater_equal, "Lt": np.less, "Le": np.less_equal,
+              "Eq": np.equal, "Ne": np.not_equal}
+
+
+def _comparison(relation, x: pd.DataFrame | float, y: pd.DataFrame | float):
+    """1.0 / 0.0 where the relation holds or not, NaN where either side is NaN."""
+    def apply() -> pd.DataFrame:
+        out = relation(x, y).astype(float)
+        missing = np.isnan(x) | np.isnan(y)
+        return out.where(~missing)
+    return apply
 
 
 def _lower_median(a: np.ndarray) -> float:
@@ -64,6 +78,32 @@ def _lower_median(a: np.ndarray) -> float:
 
 def _mad(a: np.ndarray) -> float:
     return float(np.abs(a - a.mean()).mean())
+
+
+#: Flatness rule of Qlib's Corr / Rsquare: NaN where the window's sample std is <= this.
+QLIB_FLAT_STD = 2e-5
+
+
+def _trend(what: str, x: pd.DataFrame, w: int) -> pd.DataFrame:
+    """OLS of each window on the day numbers 1 … w: slope, R² (NaN when flat) or today's
+    residual; NaN for w = 1 and windows holding a NaN (numpy windows, plain two-pass sums)."""
+    out = np.full(x.shape, np.nan)
+    if 2 <= w <= len(x):
+        a = np.lib.stride_tricks.sliding_window_view(x.to_numpy(np.float64), w, axis=0)
+        dx = np.arange(1, w + 1, dtype=float) - (w + 1) / 2
+        dy = a - a.mean(axis=-1, keepdims=True)
+        sxy, sxx, syy = dy @ dx, dx @ dx, (dy * dy).sum(axis=-1)
+        slope = sxy / sxx
+        if what == "slope":
+            body = slope
+        elif what == "resi":
+            body = dy[..., -1] - slope * dx[-1]
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                body = np.where(np.sqrt(syy / (w - 1)) <= QLIB_FLAT_STD, np.nan,
+                                sxy**2 / (sxx * syy))
+        out[w - 1:] = body
+    return pd.DataFrame(out, index=x.index, columns=x.columns)
 
 
 def _weighted(weights: np.ndarray):
@@ -107,9 +147,22 @@ def rolling(name: str, x: pd.DataFrame, w: int) -> pd.DataFrame:
         elif name == "ts_ema":
             a = 1 - 2 / (w + 1)
             out = r.apply(_weighted(a ** np.arange(w, 0, -1, dtype=float)), raw=True)
+        elif name == "ts_rank":
+            out = r.rank(pct=True)
+        elif name == "ts_argmax":
+            out = r.apply(lambda a: np.argmax(a) + 1.0, raw=True)
+        elif name == "ts_argmin":
+            out = r.apply(lambda a: np.argmin(a) + 1.0, raw=True)
+        elif name in ("ts_slope", "ts_rsquare", "ts_resi"):
+            out = _trend(name[3:], x, w)
         else:
             raise KeyError(name)
     return finish(out)
+
+
+def quantile(x: pd.DataFrame, q: float, w: int) -> pd.DataFrame:
+    """``ts_quantile``: pandas' linear-interpolation rolling quantile."""
+    return finish(x.rolling(w, min_periods=w).quantile(q))
 
 
 def pair_rolling(name: str, x: pd.DataFrame, y: pd.DataFrame, w: int) -> pd.DataFrame:
@@ -123,6 +176,9 @@ def pair_rolling(name: str, x: pd.DataFrame, y: pd.DataFrame, w: int) -> pd.Data
         sxx, syy = rx.var(ddof=0) * w, ry.var(ddof=0) * w
         den = np.sqrt(sxx * syy).where((sxx >= CORR_EPS) & (syy >= CORR_EPS), 1.0)
         return finish((sxy / den).where(sxy.notna()))
+    if name == "ts_corr_nan":
+        flat = (rx.std(ddof=1) <= QLIB_FLAT_STD) | (ry.std(ddof=1) <= QLIB_FLAT_STD)
+        return finish(rx.corr(y, pairwise=False).mask(flat))
     raise KeyError(name)
 
 

@@ -82,7 +82,8 @@ def test_rolling_matches_pandas(case, name: str) -> None:
     panel, ev, windows, fx, _ = case
     x = wide(panel, fx)
     for w in windows:
-        undefined = w == 1 and name in ("ts_std", "ts_var", "ts_wma", "ts_ema")
+        undefined = w == 1 and name in ("ts_std", "ts_var", "ts_wma", "ts_ema", "ts_slope",
+                                        "ts_rsquare", "ts_resi")
         assert_matches(ev.evaluate(f"{name}(${fx}, {w})"), R.rolling(name, x, w),
                        f"{name}(${fx}, {w})", all_nan=undefined)
 
@@ -94,7 +95,7 @@ def test_pair_rolling_matches_pandas(case, name: str) -> None:
     for w in windows:
         what = f"{name}(${fx}, ${fy}, {w})"
         assert_matches(ev.evaluate(what), R.pair_rolling(name, x, y, w), what,
-                       all_nan=w == 1 and name == "ts_cov")
+                       all_nan=w == 1 and name in ("ts_cov", "ts_corr_nan"))
 
 
 @pytest.mark.parametrize("name", UNARY)

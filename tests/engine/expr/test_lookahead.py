@@ -56,6 +56,8 @@ def formulas_for(op: O.Operator, w: int) -> list[str]:
         return [f"{op.name}({x}, {y})", f"{op.name}(Ref($close, {w}), 2)"]
     if op.kind == "rolling":
         return [f"{op.name}({x}, {w})", f"{op.name}(cs_rank({y}), {w})"]
+    if op.kind == "rolling_param":
+        return [f"{op.name}({x}, 0.3, {w})", f"{op.name}(cs_rank({y}), 1, {w})"]
     return [f"{op.name}({x}, {y}, {w})", f"{op.name}($volume, Ref($close, 1), {w})"]
 
 

@@ -27,7 +27,14 @@ def test_default_preset_adds_seven_after_the_paper_ones() -> None:
     names = [op.name for op in O.preset_ops("default")]
     assert names[:23] == PAPER_ORDER
     assert names[23:] == ["cs_rank", "cs_zscore", "Abs", "Sign", "Log", "Greater", "Less"]
-    assert set(names) == set(O.REGISTRY)
+
+
+def test_operators_outside_the_presets_are_the_qlib_extras() -> None:
+    """The miner's vocabulary is the presets'; the rest exists for Qlib text and Alpha158."""
+    in_presets = {name for names in O.PRESETS.values() for name in names}
+    assert set(O.REGISTRY) - in_presets == {
+        "Gt", "Ge", "Lt", "Le", "Eq", "Ne", "ts_rank", "ts_quantile", "ts_argmax", "ts_argmin",
+        "ts_slope", "ts_rsquare", "ts_resi", "ts_corr_nan"}
 
 
 def test_unknown_preset_is_a_config_error() -> None:
@@ -58,6 +65,16 @@ def test_operator_shapes() -> None:
     assert (O.REGISTRY["ts_corr"].arity, O.REGISTRY["ts_corr"].n_series) == (3, 2)
     assert O.REGISTRY["cs_rank"].arity == 1
     assert O.REGISTRY["ts_corr"].signature == "ts_corr(x, y, w)"
+    q = O.REGISTRY["ts_quantile"]
+    assert (q.arity, q.n_series, q.n_params, q.takes_window) == (3, 1, 1, True)
+    assert q.signature == "ts_quantile(x, q, w)" and q.param == O.Param("q", 0.0, 1.0)
+    assert O.REGISTRY["ts_mean"].n_params == 0 and O.REGISTRY["ts_mean"].param is None
+
+
+def test_an_operator_with_a_parameter_cannot_be_mined() -> None:
+    ops = (*O.preset_ops("default"), O.REGISTRY["ts_quantile"])
+    with pytest.raises(ConfigError, match="constant parameter cannot be mined.*ts_quantile"):
+        Vocabulary(ops=ops)
 
 
 def test_apply_returns_float32_without_infinities() -> None:

@@ -20,6 +20,7 @@ from engine.expr.parse import (
     features_of,
     from_rpn,
     is_featured,
+    lookback,
     parse,
     parse_for,
     size,
@@ -39,7 +40,7 @@ ANY_CONSTANT = st.floats(allow_nan=False, allow_infinity=False, width=32)
 def formulas(ops=ALL_OPS, windows=ANY_WINDOW, constants=ANY_CONSTANT):
     """Random valid trees (featured, obeying the constant-only rules)."""
     by_kind = {k: [op.name for op in ops if op.kind == k]
-               for k in ("unary", "cs", "binary", "rolling", "pair_rolling")}
+               for k in ("unary", "cs", "binary", "rolling", "rolling_param", "pair_rolling")}
     leaf = st.sampled_from(BASE_FEATURES).map(Feature)
     const = constants.map(lambda v: Constant(float(v) + 0.0))
 
@@ -57,6 +58,10 @@ def formulas(ops=ALL_OPS, windows=ANY_WINDOW, constants=ANY_CONSTANT):
         if by_kind["rolling"]:
             strategies.append(st.builds(lambda n, a, w: Call(n, (a, Window(w))),
                                         st.sampled_from(by_kind["rolling"]), children, windows))
+        if by_kind["rolling_param"]:
+            strategies.append(st.builds(lambda n, a, q, w: Call(n, (a, Constant(q), Window(w))),
+                                        st.sampled_from(by_kind["rolling_param"]), children,
+                                        st.floats(0.0, 1.0).map(lambda q: q + 0.0), windows))
         if by_kind["pair_rolling"]:
             strategies.append(st.builds(lambda n, a, b, w: Call(n, (a, b, Window(w))),
                                         st.sampled_from(by_kind["pair_rolling"]), children,
@@ -112,6 +117,25 @@ def test_rpn_order_matches_spec() -> None:
     assert [t.text for t in to_rpn(parse("ts_mean($close, 20)"))] == ["$close", "20", "ts_mean"]
     assert [t.text for t in to_rpn(parse("Div($high, Ref($low, 5))"))] == [
         "$high", "$low", "5", "Ref", "Div"]
+
+
+def test_a_constant_parameter_sits_between_the_series_and_the_window() -> None:
+    expr = parse("ts_quantile($close, 0.8, 20)", preset=None)
+    assert expr == Call("ts_quantile", (Feature("close"), Constant(0.8), Window(20)))
+    assert [t.text for t in to_rpn(expr)] == ["$close", "0.8", "20", "ts_quantile"]
+    assert from_rpn(to_rpn(expr)) == expr and lookback(expr) == 20
+    with pytest.raises(FormulaError, match="position 21: the q of ts_quantile must be between "
+                                           "0 and 1, got 1.5") as info:
+        parse("ts_quantile($close, 1.5, 20)", preset=None)
+    assert info.value.code == "formula_param_range"
+    with pytest.raises(FormulaError, match="the q of ts_quantile must be a number, got '\\$open'"):
+        parse("ts_quantile($close, $open, 20)", preset=None)
+    with pytest.raises(FormulaError, match="ts_quantile expects 3 arguments, got 2"):
+        parse("ts_quantile($close, 20)", preset=None)
+    bad = [Token("feature", "close"), Token("constant", 2.0), Token("window", 5),
+           Token("op", "ts_quantile")]
+    with pytest.raises(FormulaError, match="token 4: the q of ts_quantile must be between"):
+        from_rpn(bad)
 
 
 def test_tree_helpers() -> None:
