@@ -19,6 +19,7 @@ from engine.combine.service import (
     resolve_factor_set,
 )
 from engine.errors import AlphaForgeError
+from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.mining.zoo import FactorSet, save_factor_set
 from engine.report import series
 from engine.report.charts import strategy_charts
@@ -42,8 +43,8 @@ build, view, backtest = st.tabs([t("combine.tab_build"), t("combine.tab_weights"
 with build:
     sets = available_factor_sets(project)
     source = st.selectbox(t("combine.factors_from"), sets,
-                          format_func={s: t("combine.classic_set") if s == "classic" else s
-                                       for s in sets}.get,
+                          format_func={s: t(BUILTIN_SETS[s].label) if s in BUILTIN_SETS
+                                       else s for s in sets}.get,
                           help=t("combine.factors_from_help"))
     factor_set = resolve_factor_set(project, source)
     chosen = st.multiselect(t("combine.factors"), factor_set.formulas,

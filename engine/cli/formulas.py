@@ -24,12 +24,13 @@ def _tree_lines(node: Any, prefix: str = "") -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> Output:
     from engine.data.schema import BASE_FEATURES
-    from engine.expr.parse import parse, to_rpn, to_text
+    from engine.expr.parse import to_rpn, to_text
+    from engine.expr.qlib import read_formula
 
     features: tuple[str, ...] = BASE_FEATURES
     if args.dataset:
         features = open_project(args).dataset_meta(args.dataset).features
-    tree = parse(args.formula, features=features, preset=None)
+    tree = read_formula(args.formula, features=features)  # function form or Qlib syntax
     rpn = " ".join(t.text for t in to_rpn(tree))
     text = "\n".join([f"formula: {to_text(tree)}", f"RPN:     {rpn}", "tree:",
                       *_tree_lines(tree, "  ")])

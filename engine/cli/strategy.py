@@ -8,6 +8,7 @@ import math
 
 from engine.cli.common import Output, open_project
 from engine.errors import ConfigError
+from engine.expr.builtin_sets import BUILTIN_SETS
 
 
 def _default_dataset(project, factor_set_name: str) -> str:  # type: ignore[no-untyped-def]
@@ -115,7 +116,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        help="combine factors into a Mega-Alpha strategy")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--run", help="a mining run id (its zoo)")
-    src.add_argument("--factors", help="a saved factor set, or 'classic'")
+    src.add_argument("--factors",
+                     help="a saved factor set, or a built-in one: " + ", ".join(BUILTIN_SETS))
     p.add_argument("--method", choices=["dynamic", "equal", "static", "icweighted"],
                    default="dynamic")
     p.add_argument("--test", metavar="START:END",

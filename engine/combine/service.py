@@ -22,14 +22,14 @@ from engine.combine.api import combine_panel
 from engine.combine.base import CombinationResult, CombineConfig
 from engine.data.panel import Panel
 from engine.errors import ConfigError, StoreError
-from engine.expr.classic import CLASSIC
+from engine.expr.builtin_sets import BUILTIN_SETS, builtin_set
 from engine.expr.evaluate import Evaluator
-from engine.mining.zoo import Factor, FactorSet, factor_set_names, load_factor_set
+from engine.mining.zoo import FactorSet, factor_set_names, load_factor_set
 from engine.store import atomic
 from engine.store.project import Project
 from engine.store.strategies import load_strategy, save_backtest, save_strategy
 
-CLASSIC_SET = "classic"
+CLASSIC_SET = "classic"  # the default built-in set
 DateRange = tuple[str | None, str | None]
 
 
@@ -53,16 +53,16 @@ def parse_range(text: str | None, what: str) -> DateRange | None:
 
 
 def resolve_factor_set(project: Project, name: str) -> FactorSet:
-    """A saved factor set, a mining run's zoo (by run id), or the built-in classic set."""
+    """A saved factor set, a mining run's zoo (by run id), or a built-in set (classic,
+    alpha158: :data:`engine.expr.builtin_sets.BUILTIN_SETS`)."""
     if name in factor_set_names(project):
         return load_factor_set(project, name)
     zoo = project.root / "runs" / name / "zoo.json"
     if zoo.exists():
         return FactorSet.from_dict(atomic.read_json(zoo))
-    if name.lower() == CLASSIC_SET:
-        return FactorSet(name=CLASSIC_SET,
-                         factors=tuple(Factor(formula=f.formula) for f in CLASSIC.values()),
-                         source={"kind": "classic"})
+    builtin = builtin_set(name)
+    if builtin is not None:
+        return builtin
     return load_factor_set(project, name)  # raises with the list of available sets
 
 
@@ -78,12 +78,13 @@ def default_test_range(factor_set: FactorSet) -> DateRange | None:
 
 
 def available_factor_sets(project: Project) -> list[str]:
-    """Names :func:`resolve_factor_set` accepts: saved sets, mining runs with a zoo, classic."""
+    """Names :func:`resolve_factor_set` accepts: saved sets, mining runs with a zoo, then the
+    built-in sets."""
     runs = project.root / "runs"
     zoos = sorted(p.name for p in runs.iterdir() if (p / "zoo.json").exists()) if (
         runs.exists()) else []
     saved = factor_set_names(project)
-    return [*saved, *[z for z in zoos if z not in saved], CLASSIC_SET]
+    return [*saved, *[z for z in zoos if z not in saved], *BUILTIN_SETS]
 
 
 def _days(panel: Panel, span: DateRange, what: str, term: str) -> np.ndarray:

@@ -555,3 +555,13 @@ def _infix(symbol: str, bp: int, left: tuple[str, int], right: tuple[str, int]) 
     if rbp <= bp or rt.startswith("-"):
         rt = f"({rt})"
     return f"{lt}{symbol}{rt}"
+
+
+def read_formula(text: str, *, features: Sequence[str] | None = BASE_FEATURES) -> Expr:
+    """A formula in either syntax: Qlib's (when :func:`looks_like_qlib`) or the function
+    form. What ``check``, ``eval`` and the formula editors call, so users paste either."""
+    if looks_like_qlib(text):
+        return parse_qlib(text, features=features)
+    from engine.expr.parse import parse
+
+    return parse(text, features=features, preset=None)

@@ -18,7 +18,8 @@ from engine.data.panel import Panel
 from engine.data.target import TargetPrice, forward_return
 from engine.errors import ConfigError, FormulaError
 from engine.expr.evaluate import Evaluator
-from engine.expr.parse import parse, to_text
+from engine.expr.parse import to_text
+from engine.expr.qlib import read_formula
 from engine.metrics.factor import DEFAULT_MIN_STOCKS, evaluate_factors
 
 BATCH = 16  # formulas scored together: bounds memory at BATCH x T x N floats
@@ -62,7 +63,7 @@ def score_formulas(
     errors: list[tuple[int, str, str]] = []
     for i, text in enumerate(formulas, start=1):
         try:
-            tree = parse(text, features=panel.features, preset=None)
+            tree = read_formula(text, features=panel.features)  # function form or Qlib
             parsed.append((i, to_text(tree)))
         except FormulaError as exc:
             errors.append((i, text, str(exc)))

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from engine.errors import StoreError
+from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.limits import (
     ENV_BUNDLE_MB,
     ENV_BUNDLE_RATIO,
@@ -260,7 +261,8 @@ def _add_strategy(project: Project, plan: _Plan, name: str) -> None:
         plan.factor_sets.append(source)
     if run_record.exists() and source not in plan.runs:
         _add_run(project, plan, source)
-    if not factor_file.exists() and not run_record.exists() and source.lower() != "classic":
+    if (not factor_file.exists() and not run_record.exists()
+            and source.lower() not in BUILTIN_SETS):
         raise StoreError(f"strategy '{name}' was built from factor set '{source}', which is no "
                          f"longer in project '{project.info.name}'; the bundle would not "
                          "reproduce it")

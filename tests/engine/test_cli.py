@@ -63,3 +63,24 @@ def test_real_file_import_json(us_file: Path, tmp_path: Path,
     result = _json(capsys)["result"]
     assert result["dataset"]["n_tickers"] == 505
     assert any("LNT +101%" in w for w in result["warnings"])
+
+
+def test_check_and_eval_read_qlib_syntax(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` and ``eval --file`` take Qlib expressions as well as the function form; an
+    operator without an equivalent is named (#20 item 2)."""
+    assert main(["check", "($close-Ref($close, 1))/Std($close, 20)", "--json"]) == 0
+    assert _json(capsys)["result"]["formula"] == (
+        "Div(Sub($close, Ref($close, 1)), ts_std($close, 20))")
+    assert main(["check", "Skew($close, 20)"]) == 2
+    assert "Qlib operator Skew is not supported" in capsys.readouterr().err
+    proj = str(tmp_path / "demo")
+    assert main(["demo", "--project", proj, "--tickers", "20", "--days", "200"]) == 0
+    file = tmp_path / "f.txt"
+    file.write_text("Mean($close, 5)/$close\nts_mean($close, 5)\n")
+    capsys.readouterr()
+    assert main(["eval", "--project", proj, "--dataset", "demo", "--file", str(file),
+                 "--json"]) == 0
+    rows = _json(capsys)["result"]["results"]
+    assert [r["formula"] for r in rows] == ["Div(ts_mean($close, 5), $close)",
+                                            "ts_mean($close, 5)"]

@@ -92,3 +92,19 @@ def test_a_runs_test_days_default_to_after_its_validation_range() -> None:
                                                "valid": ["2019-01-02", "2019-12-31"]}})
     assert default_test_range(run) == ("2020-01-01", None)
     assert default_test_range(FactorSet("classic", ())) is None
+
+
+def test_alpha158_is_a_builtin_factor_set(demo: Path, capsys: pytest.CaptureFixture[str]
+                                          ) -> None:
+    """Qlib's Alpha158 is offered and combined like the classic set (#20 item 2)."""
+    from engine.combine.service import available_factor_sets, resolve_factor_set
+    from engine.expr.builtin_sets import BUILTIN_SETS
+    from engine.store.project import Project
+
+    project = Project.open(demo)
+    assert set(BUILTIN_SETS) <= set(available_factor_sets(project))
+    assert len(resolve_factor_set(project, "alpha158").formulas) == 158
+    assert main(["combine", "--project", str(demo), "--factors", "alpha158", "--method",
+                 "equal", "--test", "2016-06-01:", "--json"]) == 0
+    out = _json(capsys)["result"]
+    assert out["factor_set"] == "alpha158" and out["summary"]["n_days"] > 100
