@@ -119,6 +119,7 @@ strategy_name = st.sidebar.selectbox(t("combine.strategy"), names, index=names.i
                                      if current in names else 0)
 strategy = load_strategy(project, strategy_name)
 labels = series.factor_labels(strategy.info["formulas"])
+content = gather(project, strategy_name)  # what both tabs' charts are drawn from
 
 with view:
     s = strategy.info["summary"]
@@ -128,7 +129,7 @@ with view:
     c2.metric("ICIR", tr.number(s["icir"], 2), help=t("combine.icir_help"))
     c3.metric("RankIC", tr.number(s["rank_ic"], 4), help=t("combine.rank_ic_help"))
     c4.metric("RankICIR", tr.number(s["rank_icir"], 2), help=t("combine.icir_help"))
-    show_charts(strategy_charts(gather(project, strategy_name), tr, "signal"))
+    show_charts(strategy_charts(content, tr, "signal"))
     with st.expander(t("combine.factor_labels")):
         for formula, label in labels.items():
             st.markdown(f"**{label}** `{formula}`")
@@ -162,6 +163,7 @@ with backtest:
                     trade_at=trade_at, buy_bps=buy_bps, sell_bps=sell_bps),
                     benchmark=benchmark)
             strategy = load_strategy(project, strategy_name)
+            content = gather(project, strategy_name)
         except AlphaForgeError as exc:
             st.error(error_text(exc))
     result = strategy.backtest
@@ -181,6 +183,6 @@ with backtest:
                   help=t("combine.calmar_help"))
         c5.metric(t("figures.metric_information_ratio"), tr.number(m["information_ratio"], 2),
                   help=t("combine.ir_help"))
-        show_charts(strategy_charts(gather(project, strategy_name), tr, "performance"),
+        show_charts(strategy_charts(content, tr, "performance"),
                     pair_narrow=True)
         st.caption(t("combine.conventions"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,7 @@ def _classic() -> tuple[str, ...]:
     return tuple(f.formula for f in CLASSIC.values())
 
 
+@cache  # 158 Qlib texts parsed once per process, not on every page rerun
 def _alpha158() -> tuple[str, ...]:
     from engine.expr.alpha158 import ALPHA158
     from engine.expr.parse import to_text

@@ -247,29 +247,40 @@ _TOKEN_RE = re.compile(
 
 @dataclass(frozen=True)
 class _Tok:
-    kind: str  # feature | number | name | punct | end
+    kind: str  # a group name of the pattern | bad | end
     text: str
     pos: int  # 1-based character position
 
 
-def _tokenize(text: str) -> list[_Tok]:
+def scan(pattern: re.Pattern[str], text: str) -> list[_Tok]:
+    """Tokens of ``text`` by the named groups of ``pattern`` (a ``ws`` group is skipped); a
+    character no token starts with becomes a ``bad`` token, and an ``end`` token closes the
+    list. Both readers (this function form and :mod:`engine.expr.qlib`) scan with it."""
     toks: list[_Tok] = []
     i = 0
     while i < len(text):
-        m = _TOKEN_RE.match(text, i)
+        m = pattern.match(text, i)
         if m is None:
-            ch = text[i]
-            infix = ch in "+-*/^"
-            hint = (" (infix operators are not supported: write Add(x, y), Sub, Mul, Div, Pow)"
-                    if infix else "")
-            raise FormulaError(f"position {i + 1}: unexpected character '{ch}'{hint}",
-                               code="formula_infix" if infix else "formula_bad_char",
-                               params={"position": i + 1, "token": ch})
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            toks.append(_Tok(kind, m.group(), i + 1))
+            toks.append(_Tok("bad", text[i], i + 1))
+            i += 1
+            continue
+        if m.lastgroup != "ws":
+            toks.append(_Tok(m.lastgroup or "", m.group(), i + 1))
         i = m.end()
     toks.append(_Tok("end", "", len(text) + 1))
+    return toks
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks = scan(_TOKEN_RE, text)
+    bad = next((tok for tok in toks if tok.kind == "bad"), None)
+    if bad is not None:
+        infix = bad.text in "+-*/^"
+        hint = (" (infix operators are not supported: write Add(x, y), Sub, Mul, Div, Pow)"
+                if infix else "")
+        raise FormulaError(f"position {bad.pos}: unexpected character '{bad.text}'{hint}",
+                           code="formula_infix" if infix else "formula_bad_char",
+                           params={"position": bad.pos, "token": bad.text})
     return toks
 
 

@@ -42,10 +42,12 @@ from engine.expr.parse import (
     Node,
     Problem,
     Window,
+    _Tok,
     feature_problem,
     featured_problem,
     is_featured,
     param_problem,
+    scan,
     to_text,
     validate,
     window_problem,
@@ -142,28 +144,9 @@ _TOKEN_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _Tok:
-    kind: str  # pfeature | feature | number | name | op | bad | end
-    text: str
-    pos: int  # 1-based character position
-
-
 def _tokens(text: str) -> list[_Tok]:
-    """Tokens of ``text``; a character no token starts with becomes a ``bad`` token."""
-    toks: list[_Tok] = []
-    i = 0
-    while i < len(text):
-        m = _TOKEN_RE.match(text, i)
-        if m is None:
-            toks.append(_Tok("bad", text[i], i + 1))
-            i += 1
-            continue
-        if m.lastgroup != "ws":
-            toks.append(_Tok(m.lastgroup or "", m.group(), i + 1))
-        i = m.end()
-    toks.append(_Tok("end", "", len(text) + 1))
-    return toks
+    """Tokens of ``text`` (kinds: pfeature | feature | number | name | op | bad | end)."""
+    return scan(_TOKEN_RE, text)
 
 
 def _fail(tok: _Tok, code: str, message: str, **params: Any) -> FormulaError:

@@ -482,7 +482,10 @@ def _check_sizes(zf: zipfile.ZipFile, manifest: Manifest, where: str,
                  limits: BundleLimits) -> None:
     """Refuse a bundle that unpacks to more than the budget, or holds an entry compressed
     far beyond what real results compress to (a zip bomb), before anything is unpacked."""
-    total = sum(max(f.size, zf.getinfo(f.path).file_size) for f in manifest.files)
+    # (entry, bytes it unpacks to: the larger of what the manifest and the zip claim)
+    entries = [(f, zf.getinfo(f.path)) for f in manifest.files]
+    sizes = [(f, info, max(f.size, info.file_size)) for f, info in entries]
+    total = sum(size for _, _, size in sizes)
     if total > limits.max_bytes:
         raise StoreError(
             f"{where}: the bundle unpacks to {megabytes(total)}, more than the limit of "
@@ -491,9 +494,7 @@ def _check_sizes(zf: zipfile.ZipFile, manifest: Manifest, where: str,
             params={"bundle": where, "size": megabytes(total),
                     "limit": megabytes(limits.max_bytes), "env": ENV_BUNDLE_MB,
                     "suggest": -(-total // MB)})
-    for f in manifest.files:
-        info = zf.getinfo(f.path)
-        size = max(f.size, info.file_size)
+    for f, info, size in sizes:
         if size < RATIO_FREE_BYTES:
             continue
         ratio = size / max(info.compress_size, 1)
