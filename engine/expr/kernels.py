@@ -521,31 +521,38 @@ def _block_moments(
 
 def _repair(x64s: list[torch.Tensor], sums: list[torch.Tensor], excess: list[torch.Tensor],
             cols: torch.Tensor, w: int, r0: int, r1: int) -> None:
-    """Replace the flagged windows' anchored sums (stocks ``cols``) with the two-pass ones.
+    """Replace the flagged windows' anchored sums (stocks ``cols``) with two-pass ones.
 
     ``excess``: per series (then the cross term, for two) a float whose positive values
-    flag a window. A flat window (max = min) is the usual culprit; its two-pass deviations
-    are exactly 0 (the float64 mean of equal values is that value), so its sums are set
-    directly — ``Σ(x − mx)² = 0`` and a cross term of ``0·(anything)`` (NaN if the other
-    window has a NaN). Any other flagged window takes the exact lag loop.
+    flag a window. Only the flagged windows are redone (a few percent of a flagged stock's
+    windows on the CSI 300: redoing the stock's whole block cost a fifth of the mining
+    time): they are gathered into ``[m, w]`` rows, and each row's two-pass sums depend on
+    its own window only, so the result does not depend on which other windows were flagged.
+    A flat window (max = min) is the usual culprit: its mean is taken as its first value, so
+    its deviations are exactly 0 — ``Σ(x − mx)² = 0`` and a cross term of ``0·(anything)``
+    (NaN if the other window has a NaN).
     """
-    flags = [e[:, cols] > 0 for e in excess]
-    if len(x64s) == 2:
-        flags = [flags[0] | flags[2], flags[1]]  # the cross flag goes with series 0
-    redo = torch.zeros((r1 - r0, len(cols)), dtype=torch.bool, device=cols.device)
-    fixed = [s[:, cols] for s in sums]
-    for i, (x64, flag) in enumerate(zip(x64s, flags, strict=True)):
-        windows = x64[r0: r1 + w - 1, cols].unfold(0, w, 1)
-        flat = flag & (windows.amax(dim=-1) == windows.amin(dim=-1))
-        fixed[len(fixed) - len(x64s) + i].masked_fill_(flat, 0.0)
-        if len(x64s) == 2:
-            fixed[0] = torch.where(flat, fixed[0] * 0.0, fixed[0])
-        redo |= flag & ~flat
-    if bool(redo.any()):
-        exact = _exact_moments([x64[r0: r1 + w - 1, cols] for x64 in x64s], w, 0, r1 - r0)
-        fixed = [torch.where(redo, good, fast) for good, fast in zip(exact, fixed, strict=True)]
+    flag = excess[0][r0:r1, cols] > 0
+    for e in excess[1:]:
+        flag |= e[r0:r1, cols] > 0
+    hit = torch.nonzero(flag)
+    if not len(hit):
+        return
+    rows, stocks = hit[:, 0] + r0, cols[hit[:, 1]]
+    devs = []
+    for x64 in x64s:
+        windows = x64.unfold(0, w, 1)[rows, stocks]  # [m, w] copies of the flagged windows
+        mean = windows.sum(dim=-1).div_(w)
+        flat = windows.amax(dim=-1) == windows.amin(dim=-1)
+        mean = torch.where(flat, windows[:, 0], mean)
+        devs.append(windows.sub_(mean[:, None]))
+    if len(devs) == 1:
+        fixed = [devs[0].square().sum(dim=-1)]
+    else:
+        dx, dy = devs
+        fixed = [(dx * dy).sum(dim=-1), dx.square().sum(dim=-1), dy.square().sum(dim=-1)]
     for s, f in zip(sums, fixed, strict=True):
-        s[:, cols] = f
+        s[rows, stocks] = f
 
 
 def _variance_into(x: torch.Tensor, w: int, root: bool) -> torch.Tensor:
