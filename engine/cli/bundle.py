@@ -24,13 +24,16 @@ def _one_target(args: argparse.Namespace, command: str) -> tuple[str | None, str
 
 
 def cmd_export(args: argparse.Namespace) -> Output:
+    from engine.store.atomic import check_target
     from engine.store.bundle import export_bundle
 
     run_id, strategy = _one_target(args, "export-run")
-    project = open_project(args)
     out = Path(args.out).expanduser()
+    check_target(out, args.overwrite)
+    project = open_project(args)
     manifest = export_bundle(project, out, run_id=run_id, strategy=strategy,
-                             with_data=args.with_data, with_checkpoint=args.with_checkpoint)
+                             with_data=args.with_data, with_checkpoint=args.with_checkpoint,
+                             overwrite=args.overwrite)
     size = out.stat().st_size
     parts = [f"{len(manifest.runs)} run(s)", f"{len(manifest.factor_sets)} factor set(s)",
              f"{len(manifest.strategies)} strategy(ies)", f"{len(manifest.datasets)} dataset(s)"]
@@ -101,6 +104,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--with-data", action="store_true", help="include the dataset(s) used")
     p.add_argument("--with-checkpoint", action="store_true",
                    help="include the run's checkpoint (needed to resume, not to re-run)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import-run", parents=[common],

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.cli.common import Output, open_project, project_path
+from engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from engine.data.validate import Dataset
@@ -63,7 +64,7 @@ def cmd_import(args: argparse.Namespace) -> Output:
         raise ConfigError("give a file or folder to import, or --from URL (one of them)")
     if not args.source and (args.table or args.query):
         raise ConfigError("--table and --query need --from URL")
-    mapping = dict(m.split("=", 1) for m in args.map) if args.map else None
+    mapping = _column_map(args.map) if args.map else None
     # Validate before touching the project: a bad file must leave it byte-for-byte unchanged.
     if args.source:
         dataset, name, config = _load_source(args, mapping)
@@ -126,6 +127,18 @@ def cmd_runs(args: argparse.Namespace) -> Output:
             for r in records]
     return Output([r.to_dict() for r in records], "\n".join(rows) or "No runs yet.")
 
+
+
+def _column_map(items: list[str]) -> dict[str, str]:
+    """``--map COLUMN=CANONICAL`` options as a dict; a malformed one is named."""
+    mapping = {}
+    for item in items:
+        column, sep, canonical = item.partition("=")
+        if not sep or not column.strip() or not canonical.strip():
+            raise ConfigError(f"--map '{item}' must look like COLUMN=CANONICAL, e.g. "
+                              "--map Kurs=close", code="map_malformed", params={"value": item})
+        mapping[column.strip()] = canonical.strip()
+    return mapping
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli.common import Output, open_project
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
+
+#: exit status of `eval` when some formulas failed to parse or evaluate
+EXIT_SOME_FAILED = 1
 
 
 def _tree_lines(node: Any, prefix: str = "") -> list[str]:
@@ -44,7 +47,8 @@ def cmd_eval(args: argparse.Namespace) -> Output:
     if args.file:
         path = Path(args.file)
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # utf-8-sig: Windows Notepad starts a UTF-8 file with an invisible BOM
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: cannot read the formula file ({exc})") from None
         formulas += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
@@ -65,8 +69,22 @@ def cmd_eval(args: argparse.Namespace) -> Output:
         lines.append(f"formula {line} ({text!r}): {message}")
     data = {"n_days": scores.n_days, "results": rows,
             "errors": [{"line": i, "formula": t, "error": m} for i, t, m in scores.errors]}
-    return Output(data, "\n".join(lines))
+    # exit 1 when any formula failed (the good ones are still reported), as scripts expect
+    return Output(data, "\n".join(lines), exit_code=EXIT_SOME_FAILED if scores.errors else 0)
 
+
+
+def _day(option: str) -> Any:
+    """argparse type: a calendar date, refused with the option's name (engine.dates)."""
+    from engine.dates import parse_day
+
+    def convert(text: str) -> str:
+        try:
+            return parse_day(text, option).isoformat()
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -79,8 +97,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("formula", nargs="*", help="formula text(s)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--file", help="a text file with one formula per line ('#' comments)")
-    p.add_argument("--start", help="first scored day (YYYY-MM-DD)")
-    p.add_argument("--end", help="last scored day (YYYY-MM-DD)")
+    p.add_argument("--start", type=_day("--start"), help="first scored day (YYYY-MM-DD)")
+    p.add_argument("--end", type=_day("--end"), help="last scored day (YYYY-MM-DD)")
     p.add_argument("--target-price", choices=["vwap", "close"], default="vwap")
     p.add_argument("--horizon", type=int, default=20)
     p.set_defaults(func=cmd_eval)

@@ -18,19 +18,31 @@ from engine.cli.common import Output, open_project
 from engine.i18n import LANGUAGES, system_language
 
 
-def _write(path: str | Path, data: bytes) -> Path:
+def _write(path: str | Path, data: bytes, overwrite: bool | None) -> Path:
+    """``overwrite`` None: the project's own reports folder (a new report replaces the old);
+    True / False: a path the user named (``--out``, ``--html``, ``--data``)."""
     from engine.store import atomic
 
     target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(target, data)
+    atomic.write_bytes(target, data, overwrite=overwrite)
     return target
+
+
+def _check_outs(args: argparse.Namespace) -> None:
+    """Refuse a named output that would lose something before any work is done."""
+    from engine.store import atomic
+
+    for name in ("out", "html", "data", "alphalens"):
+        value = getattr(args, name, None)
+        if value:
+            atomic.check_target(Path(value).expanduser().resolve(), args.overwrite)
 
 
 def cmd_report(args: argparse.Namespace) -> Output:
     from engine.i18n import Translator
     from engine.report import alphalens_export, content, export, html, pdf
 
+    _check_outs(args)
     project = open_project(args)
     lang = args.lang or system_language()
     names = list(dict.fromkeys([args.strategy, *(args.compare or [])]))
@@ -43,7 +55,8 @@ def cmd_report(args: argparse.Namespace) -> Output:
         report = pdf.render_pdf(project, args.strategy, lang=lang, charts=args.charts,
                                 author=args.author)
         stem = args.strategy
-    out = _write(args.out or project.root / "reports" / f"{stem}.pdf", report.data)
+    out = _write(args.out or project.root / "reports" / f"{stem}.pdf", report.data,
+                 args.overwrite if args.out else None)
     t = Translator("en")  # the command line speaks English whatever the report's language
     written: dict[str, Any] = {"pdf": str(out)}
     lines = [f"{'Comparison' if comparing else 'Report'} of {', '.join(names)}: {out} "
@@ -52,16 +65,17 @@ def cmd_report(args: argparse.Namespace) -> Output:
     if args.html:
         data = html.build_html(project, args.strategy, compare=names[1:], lang=lang,
                                author=args.author)
-        written["html"] = str(_write(args.html, data))
+        written["html"] = str(_write(args.html, data, args.overwrite))
         lines.append(f"  interactive HTML: {written['html']}")
     if args.data:
         data = export.series_zip(content.gather_many(project, names),
                                  readme=t("report.data_readme"))
-        written["data"] = str(_write(args.data, data))
+        written["data"] = str(_write(args.data, data, args.overwrite))
         lines.append(f"  series (CSV + Parquet): {written['data']}")
     if args.alphalens:
         frames = alphalens_export.build_frames(project, args.strategy)
-        written["alphalens"] = str(_write(args.alphalens, alphalens_export.alphalens_zip(frames)))
+        written["alphalens"] = str(_write(args.alphalens, alphalens_export.alphalens_zip(frames),
+                                              args.overwrite))
         lines.append(f"  alphalens factor data ({len(frames.factor_data)} rows): "
                      f"{written['alphalens']}")
     return Output({"strategies": names, "lang": lang, "pages": report.pages,
@@ -87,4 +101,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="auto: the app's charts via a Chromium/Chrome when one can draw them, "
                         "else native drawings")
     p.add_argument("--author", help="author shown on the cover")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing --out / --html / --data / --alphalens files")
     p.set_defaults(func=cmd_report)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from engine.data.csv_cells import defuse
 from engine.data.schema import (
     DATE,
     DEFAULT_EXPORT_UNIVERSE,
@@ -59,8 +60,13 @@ def _features(frame: pl.DataFrame) -> list[str]:
             and t.is_numeric()]
 
 
-def _prepare_target(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
+def _prepare_target(path: Path, overwrite: bool, folder: bool = False) -> None:
+    """An export to a file goes through the store's guard (never a folder, a device or a
+    pipe; an existing file only with ``overwrite``); a folder export (Qlib, alphalens) may
+    replace an existing folder with ``overwrite``."""
+    if not folder:
+        atomic.check_target(path, overwrite)
+    elif path.exists() and not overwrite:
         raise DataError(f"{path} already exists; choose another path or overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -180,7 +186,7 @@ def to_qlib(frame: pl.DataFrame, path: str | Path, *, universe: str = DEFAULT_UN
     if not universe or set(universe) & _BAD_NAME_CHARS or universe.lower() == "all":
         raise DataError(f"'{universe}' cannot be a universe name (instruments/<name>.txt)")
     target = Path(path).expanduser().resolve()
-    _prepare_target(target, overwrite)
+    _prepare_target(target, overwrite, folder=True)
     _in_temp_folder(target, lambda tmp: write_qlib(frame, tmp, universe=universe,
                                                    vwap_derived=vwap_derived))
     return ExportResult("qlib", target, _listing(target), frame.height,
@@ -225,7 +231,7 @@ def to_alphalens(frame: pl.DataFrame, path: str | Path, *, price: str = "close",
     """Write ``prices.parquet`` (wide) and ``factors.parquet`` ((date, asset) index) to a new
     folder; ``pd.read_parquet`` gives back the frames alphalens takes."""
     target = Path(path).expanduser().resolve()
-    _prepare_target(target, overwrite)
+    _prepare_target(target, overwrite, folder=True)
     prices = alphalens_prices(frame, price)
     table = alphalens_factors(frame, factors)
 
@@ -255,7 +261,7 @@ def to_csv(frame: pl.DataFrame, path: str | Path, *, overwrite: bool = False) ->
     """The canonical table as CSV (dates YYYY-MM-DD; numbers round-trip exactly)."""
     target = Path(path).expanduser().resolve()
     _prepare_target(target, overwrite)
-    text = frame.with_columns(pl.col(DATE).cast(pl.Utf8)).write_csv()
+    text = defuse(frame.with_columns(pl.col(DATE).cast(pl.Utf8))).write_csv()
     atomic.write_text(target, text)
     return ExportResult("csv", target, (target.name,), frame.height,
                         frame.get_column(TICKER).n_unique())

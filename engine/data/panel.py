@@ -16,6 +16,7 @@ import polars as pl
 import torch
 
 from engine.data.schema import BASE_FEATURES, DATE, TICKER, UNIVERSE
+from engine.dates import parse_day
 from engine.errors import DataError
 
 
@@ -87,14 +88,14 @@ class Panel:
         """``[T]`` bool, True for days in ``[start, end]`` (inclusive; None = open end)."""
         mask = np.ones(len(self.dates), dtype=bool)
         if start is not None:
-            mask &= self.dates >= np.datetime64(str(start), "D")
+            mask &= self.dates >= np.datetime64(parse_day(start, "start date"), "D")
         if end is not None:
-            mask &= self.dates <= np.datetime64(str(end), "D")
+            mask &= self.dates <= np.datetime64(parse_day(end, "end date"), "D")
         return mask
 
     def date_index(self, day: dt.date | str) -> int:
         """Index of the first trading day on or after ``day``."""
-        return int(np.searchsorted(self.dates, np.datetime64(str(day), "D")))
+        return int(np.searchsorted(self.dates, np.datetime64(parse_day(day), "D")))
 
 
 def feature_columns(frame: pl.DataFrame) -> list[str]:

@@ -35,7 +35,12 @@ def forward_return(
     scores a stock on a day it could not be held.
     """
     if horizon < 1:
-        raise ConfigError(f"horizon must be at least 1 day, got {horizon}")
+        raise ConfigError(f"--horizon must be at least 1 day, got {horizon}",
+                          code="horizon_too_small", params={"horizon": horizon})
+    if horizon + 1 >= panel.n_days:  # no day would have a realised target [ours]
+        raise ConfigError(f"--horizon {horizon} leaves no day with a realised target: the "
+                          f"data has {panel.n_days} days", code="horizon_too_long",
+                          params={"horizon": horizon, "days": panel.n_days})
     if price not in ("vwap", "close"):
         raise ConfigError(f"target price must be 'vwap' or 'close', got '{price}'")
     p = panel.feature(price).to(torch.float64)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from engine.data.csv_cells import defuse_pandas
 from engine.errors import ConfigError
 from engine.report import export
 from engine.store.project import Project
@@ -132,7 +133,7 @@ def build_frames(project: Project, name: str, *, periods: Sequence[int] = DEFAUL
 
 
 def _csv(frame: pd.DataFrame | pd.Series) -> bytes:
-    return frame.to_csv(date_format="%Y-%m-%d").encode("utf-8")
+    return defuse_pandas(frame).to_csv(date_format="%Y-%m-%d").encode("utf-8")
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

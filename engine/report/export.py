@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, TypeVar
 import plotly.graph_objects as go
 import polars as pl
 
+from engine.data.csv_cells import defuse
+
 if TYPE_CHECKING:
     from engine.report.content import StrategyContent
 
@@ -56,7 +58,7 @@ def hangul_font_available() -> bool:
 
 
 def frame_csv(frame: pl.DataFrame) -> bytes:
-    return frame.write_csv().encode("utf-8")
+    return defuse(frame).write_csv().encode("utf-8")
 
 
 def frame_parquet(frame: pl.DataFrame) -> bytes:

@@ -38,8 +38,30 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_with(path: Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` then atomically move the temp file to ``path``."""
+def check_target(path: Path, overwrite: bool) -> None:
+    """Refuse a user-named output (``--out``) that would lose something: a folder, a device,
+    pipe or socket (a rename would replace the node itself with a regular file), or an
+    existing file unless ``overwrite``. One guard for every command that writes where the
+    user points."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; give a file name", code="out_is_folder",
+                         params={"path": str(path)})
+    if path.exists() and not path.is_file():
+        raise StoreError(f"{path} is not a regular file (a device, pipe or socket); it is "
+                         "never replaced", code="out_not_regular", params={"path": str(path)})
+    if path.exists() and not overwrite:
+        raise StoreError(f"{path} already exists; choose another path or pass --overwrite",
+                         code="out_exists", params={"path": str(path)})
+
+
+def write_with(path: Path, writer: Callable[[Path], None], *,
+               overwrite: bool | None = None) -> None:
+    """Call ``writer(tmp_path)`` then atomically move the temp file to ``path``.
+
+    ``overwrite`` None: the project's own files (replaced freely); True / False: a path the
+    user named, checked by :func:`check_target` first."""
+    if overwrite is not None:
+        check_target(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
     os.close(fd)
@@ -55,8 +77,8 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
     _fsync_dir(path.parent)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    write_with(path, lambda tmp: tmp.write_bytes(data))
+def write_bytes(path: Path, data: bytes, *, overwrite: bool | None = None) -> None:
+    write_with(path, lambda tmp: tmp.write_bytes(data), overwrite=overwrite)
 
 
 def write_text(path: Path, text: str) -> None:

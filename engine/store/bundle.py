@@ -342,16 +342,19 @@ def _write_zip(target: IO[bytes] | Path, plan: _Plan) -> Manifest:
 
 def export_bundle(project: Project, out: str | os.PathLike[str], *, run_id: str | None = None,
                   strategy: str | None = None, with_data: bool = False,
-                  with_checkpoint: bool = False) -> Manifest:
-    """Write a bundle of run ``run_id`` or strategy ``strategy`` to ``out`` (atomically).
+                  with_checkpoint: bool = False, overwrite: bool = False) -> Manifest:
+    """Write a bundle of run ``run_id`` or strategy ``strategy`` to ``out`` (atomically;
+    an existing ``out`` only with ``overwrite``, never a folder or a device).
 
     A strategy brings its source factor set and mining run along; ``with_data`` adds every
     dataset they read (after checking it is still the data they were computed on).
     """
-    plan = _plan(project, run_id, strategy, with_data, with_checkpoint)
     path = Path(out).expanduser()
+    atomic.check_target(path, overwrite)
+    plan = _plan(project, run_id, strategy, with_data, with_checkpoint)
     result: list[Manifest] = []
-    atomic.write_with(path, lambda tmp: result.append(_write_zip(tmp, plan)))
+    atomic.write_with(path, lambda tmp: result.append(_write_zip(tmp, plan)),
+                      overwrite=overwrite)
     return result[0]
 
 

@@ -21,7 +21,7 @@ from engine.data.export import (
 from engine.data.io import ROW, RawTable
 from engine.data.synthetic import SyntheticConfig, generate
 from engine.data.validate import check, load
-from engine.errors import DataError
+from engine.errors import DataError, StoreError
 from engine.store.project import Project
 from tests.conftest import make_market
 
@@ -49,9 +49,11 @@ def test_existing_targets_need_overwrite(project: Project, tmp_path: Path) -> No
     frame = project.load_frame("m")
     target = tmp_path / "x.csv"
     target.write_text("keep me")
-    with pytest.raises(DataError, match="already exists"):
+    with pytest.raises(StoreError, match="already exists"):
         to_csv(frame, target)
     assert target.read_text() == "keep me"
+    with pytest.raises(StoreError, match="is a folder"):
+        to_csv(frame, tmp_path, overwrite=True)  # a file export never replaces a folder
     to_csv(frame, target, overwrite=True)
     assert target.read_text().startswith("date,")
     (tmp_path / "q").mkdir()
