@@ -10,6 +10,7 @@ from alphaforge_app import cache, state
 from alphaforge_app.components.charts import show_charts
 from alphaforge_app.i18n import error_text, t, translator
 from engine.backtest.topk import TopKConfig
+from engine.combine.factor_files import factor_set_text, import_factor_set
 from engine.combine.service import (
     StrategySpec,
     available_factor_sets,
@@ -49,6 +50,31 @@ with build:
     factor_set = resolve_factor_set(project, source)
     chosen = st.multiselect(t("combine.factors"), factor_set.formulas,
                             default=factor_set.formulas, help=t("combine.factors_help"))
+    d1, d2 = st.columns(2)
+    d1.download_button(t("combine.download_formulas"), factor_set_text(factor_set)[0],
+                       file_name=f"{slugify(source)}.txt", mime="text/plain",
+                       key="set_download_formula")
+    d2.download_button(t("combine.download_qlib"), factor_set_text(factor_set, "qlib")[0],
+                       file_name=f"{slugify(source)}.qlib.txt", mime="text/plain",
+                       key="set_download_qlib", help=t("combine.download_qlib_help"))
+    with st.expander(t("combine.own_title")), st.form("own_set"):
+        own_text = st.text_area(t("combine.own_formulas"), height=160,
+                                placeholder=t("combine.own_placeholder"),
+                                help=t("combine.own_formulas_help"))
+        own_file = st.file_uploader(t("combine.own_file"), type=["txt"])
+        own_name = st.text_input(t("combine.own_name"), value="my-factors")
+        if st.form_submit_button(t("combine.own_save")):
+            text = own_file.getvalue().decode("utf-8-sig", "replace") if own_file \
+                    else own_text
+            try:
+                saved, parsed = import_factor_set(
+                    project, own_name.strip(), text,
+                    source=own_file.name if own_file else "app")
+            except AlphaForgeError as exc:
+                st.error(error_text(exc))
+            else:
+                st.success(t("combine.own_saved", name=saved.name,
+                             n=len(saved.factors), dup=len(parsed.duplicates)))
     datasets = project.dataset_names()
     default_ds = factor_set.source.get("dataset")
     dataset = st.selectbox(t("combine.dataset"), datasets, index=datasets.index(default_ds)

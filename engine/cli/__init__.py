@@ -13,7 +13,18 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.cli import app, bundle, data, formulas, mining, report, sources, strategy, sweep
+from engine.cli import (
+    app,
+    bundle,
+    data,
+    factors,
+    formulas,
+    mining,
+    report,
+    sources,
+    strategy,
+    sweep,
+)
 from engine.cli.common import Output
 from engine.errors import AlphaForgeError, DataError
 
@@ -22,7 +33,7 @@ EXIT_USER_ERROR = 2
 
 Command = Callable[[argparse.Namespace], Output]
 #: Command modules, each with ``register(sub, common)``; a new area adds one line here.
-MODULES = (data, sources, formulas, mining, sweep, strategy, report, bundle, app)
+MODULES = (data, sources, formulas, factors, mining, sweep, strategy, report, bundle, app)
 
 
 def build_parser() -> argparse.ArgumentParser:

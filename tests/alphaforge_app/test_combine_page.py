@@ -107,3 +107,27 @@ def test_reports_page_makes_a_pdf(home: Path) -> None:
         at.run(timeout=180)
         assert not at.exception, at.exception
         assert [b for b in at.get("download_button") if b.key == f"{key}_download"], key
+
+
+def test_own_formulas_are_checked_then_saved(home: Path) -> None:
+    """The 'Add your own formulas' form names a bad line and saves nothing, then saves a
+    mixed function-form / Qlib list that the 'Factors from' box offers on the next run."""
+    from engine.mining.zoo import factor_set_names
+    from engine.store.project import Project
+
+    root = home / "projects" / "demo"
+    ensure_demo(root, SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(AppTest.from_file(APP, default_timeout=120))
+    assert at.text_area[0].label == "Formulas, one per line"
+    at.text_area[0].set_value("ts_mean($close, 5)\nSkew($close, 5)")
+    at.button(key="FormSubmitter:own_set-Check and save").click()
+    at.run(timeout=120)
+    assert any("Skew is not supported" in e.value for e in at.error)
+    assert "my-factors" not in factor_set_names(Project.open(root))
+    at.text_area[0].set_value("ts_mean($close, 5)\nMean($close, 5) / Ref($close, 1)")
+    at.button(key="FormSubmitter:own_set-Check and save").click()
+    at.run(timeout=120)
+    assert not at.exception, at.exception
+    assert any("Saved factor set 'my-factors': 2 formulas" in s.value for s in at.success)
+    at.run(timeout=120)
+    assert "my-factors" in at.selectbox[0].options
