@@ -59,6 +59,18 @@ def default_project_path() -> Path:
     return default_home() / "projects" / "demo"
 
 
+def check_folder_path(path: Path) -> None:
+    """Refuse a project path that is, or lies under, something other than a folder
+    (``--project notes.txt``, ``ALPHAFORGE_HOME`` set to a file), naming the culprit."""
+    for part in (path, *path.parents):
+        if part.exists() or part.is_symlink():
+            if not part.is_dir():
+                raise StoreError(f"{part} is a file, not a folder: a project needs a folder "
+                                 f"(--project / ALPHAFORGE_HOME)", code="project_path_file",
+                                 params={"path": str(part)})
+            return
+
+
 def validate_name(name: str, what: str = "name") -> str:
     """Return ``name`` stripped, or raise StoreError if it cannot be a folder name.
 
@@ -164,6 +176,7 @@ class Project:
     def create(cls, root: str | Path, name: str | None = None) -> Project:
         """Create the folder layout (or open it if it is already a project)."""
         path = Path(root).expanduser().resolve()
+        check_folder_path(path)
         if (path / PROJECT_FILE).exists():
             return cls.open(path)
         if path.exists() and any(path.iterdir()):
@@ -179,6 +192,7 @@ class Project:
     @classmethod
     def open(cls, root: str | Path) -> Project:
         path = Path(root).expanduser().resolve()
+        check_folder_path(path)
         file = path / PROJECT_FILE
         if not file.exists():
             raise StoreError(f"{path}: not an AlphaForge project (no {PROJECT_FILE}); "

@@ -88,3 +88,18 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_inert(tmp_path: Path) -> Non
     out = to_csv(frame.with_columns(pl.col("date").str.to_date()), tmp_path / "x.csv")
     text = out.path.read_text()
     assert "'=cmd" in text and "\n=cmd" not in text and ",-2.0" in text
+
+
+def test_project_path_that_is_a_file_is_named(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for argv in (["demo", "--project", str(afile)], ["datasets", "--project", str(afile)],
+                 ["runs", "--project", str(afile / "sub")]):
+        assert main(argv) == 2
+        assert f"{afile} is a file, not a folder" in capsys.readouterr().err
+    monkeypatch.setenv("ALPHAFORGE_HOME", str(afile))
+    assert main(["demo"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert afile.read_text() == "mine"
