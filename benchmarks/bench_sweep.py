@@ -14,7 +14,6 @@ ran).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -31,20 +30,6 @@ from engine.mining import sweep  # noqa: E402
 from engine.mining.executors import execute  # noqa: E402
 
 HEADING = "## Sweeps (bench_sweep.py)"
-#: fields of a cell record that may differ between executors (timing, where it ran)
-_VOLATILE = ("wall_s", "events", "run_id", "executor")
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
 def _timed(name: str, panel: Any, spec: sweep.SweepSpec, grid: list[sweep.Cell],
            workers: int, **kw: Any) -> tuple[float, dict[str, dict[str, Any]]]:
     t0 = time.perf_counter()
@@ -96,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             walls["ray"] = ray_wall + start
             ray_ok = True
             print(f"  ray head start-up {start:.1f} s", flush=True)
-    same = {name: all(_same({k: v for k, v in one[c].items() if k not in _VOLATILE},
-                            {k: v for k, v in got[c].items() if k not in _VOLATILE})
-                      for c in one)
+    same = {name: all(sweep.same_result(one[c], got[c]) for c in one)
             for name, got in results.items()}
     cell_s = [float(r["wall_s"]) for r in one.values()]
     lines = [f"Machine: {machine()}; `python benchmarks/bench_sweep.py --workers "

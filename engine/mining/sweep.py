@@ -248,6 +248,25 @@ def _evaluate_zoo(panel: Panel, spec: SweepSpec, cfg: MiningConfig,
     return out
 
 
+#: Fields of a cell record that depend on where and when it ran, not on what it computed.
+VOLATILE_FIELDS = ("wall_s", "events", "run_id", "executor")
+
+
+def same_result(a: Any, b: Any) -> bool:
+    """Whether two cell records (or parts of them) computed the same thing: equal values, NaN
+    equal to NaN, the :data:`VOLATILE_FIELDS` of a record ignored. A cell's result must not
+    depend on the executor or worker that ran it (tests and ``bench_sweep.py`` check it)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = [k for k in a if k not in VOLATILE_FIELDS]
+        return keys == [k for k in b if k not in VOLATILE_FIELDS] and all(
+            same_result(a[k], b[k]) for k in keys)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_result(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def _num(x: float | None) -> float:
     return math.nan if x is None or not math.isfinite(float(x)) else float(x)
 

@@ -40,21 +40,6 @@ def _spec(**kw: Any) -> S.SweepSpec:
     return S.SweepSpec(**base)
 
 
-def _strip(rec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in rec.items() if k not in ("wall_s", "events", "run_id",
-                                                        "executor")}
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
-
-
 def test_walk_forward_keeps_the_gaps(market: Any) -> None:
     panel: Panel = build(market)
     train, valid, test = S.walk_forward(panel, 2017)
@@ -73,21 +58,21 @@ def test_grid_is_the_same_inline_on_a_pool_and_on_ray(market: Any) -> None:
     grid = S.cells(spec)
     assert [c.id for c in grid] == ["2017-gp-s0", "2017-gp-s1", "2017-random-s0",
                                     "2017-random-s1"]
-    inline = {c.id: _strip(r) for c, r in execute("local", panel, spec, grid, workers=1)}
-    pool = {c.id: _strip(r) for c, r in execute("local", panel, spec, grid, workers=2)}
+    inline = {c.id: r for c, r in execute("local", panel, spec, grid, workers=1)}
+    pool = {c.id: r for c, r in execute("local", panel, spec, grid, workers=2)}
     assert inline.keys() == pool.keys()
     for key in inline:
-        assert _same(inline[key], pool[key]), key
+        assert S.same_result(inline[key], pool[key]), key
     assert all(r["zoo_size"] > 0 and math.isfinite(r["test_rank_ic"]) for r in inline.values())
     ray = pytest.importorskip("ray")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1", configure_logging=False)
     try:
-        on_ray = {c.id: _strip(r) for c, r in execute("ray", panel, spec, grid[:2], workers=2)}
+        on_ray = {c.id: r for c, r in execute("ray", panel, spec, grid[:2], workers=2)}
     finally:
         ray.shutdown()
     for key in on_ray:
-        assert _same(inline[key], on_ray[key]), key
+        assert S.same_result(inline[key], on_ray[key]), key
 
 
 def test_resume_runs_only_the_missing_cells(tmp_path: Path, market: Any,
