@@ -105,6 +105,8 @@ def test_without_a_browser_charts_are_native(report_project: Project,
 
 
 def test_korean_report(report_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a browser but no Hangul font (also on a machine without a browser)
+    monkeypatch.setattr(export, "browser_available", lambda: True)
     monkeypatch.setattr(export, "hangul_font_available", lambda: False)
     report = pdf.render_pdf(report_project, "classic-dynamic", lang="ko", charts="auto")
     save_pages(report.data, "report_ko")
