@@ -40,5 +40,6 @@ else:
                 icon=":material/stacked_line_chart:"),
         st.Page(PAGES / "reports.py", title=t("app.page_reports"),
                 icon=":material/description:"),
+        st.Page(PAGES / "sweeps.py", title=t("app.page_sweeps"), icon=":material/grid_on:"),
     ])
     nav.run()

@@ -286,6 +286,16 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(x), statistics.stdev(x) if len(x) > 1 else math.nan
 
 
+def cell_points(records: Sequence[Mapping[str, Any]], metric: str = "test_rank_ic"
+                ) -> pl.DataFrame:
+    """One row per finished cell (method, year, seed, value of ``metric``): what the
+    method x year chart draws, seeds as points."""
+    rows = [{"method": str(r["cell"]["method"]), "year": int(r["cell"]["year"]),
+             "seed": int(r["cell"]["seed"]), "value": _num(r.get(metric))} for r in records]
+    return pl.DataFrame(rows, schema={"method": pl.Utf8, "year": pl.Int64, "seed": pl.Int64,
+                                      "value": pl.Float64}).sort("method", "year", "seed")
+
+
 def results_table(records: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """Per method and year (and ``all`` years): cells, mean and std over seeds of each
     :data:`TABLE_METRICS`, mean zoo size and formulas scored."""

@@ -40,6 +40,11 @@ def create_sweep(project: Project, spec: S.SweepSpec) -> str:
     return record.run_id
 
 
+def sweep_ids(project: Project) -> list[str]:
+    """The project's sweeps, newest first."""
+    return [r.run_id for r in reversed(project.runs()) if r.kind == SWEEP_KIND]
+
+
 def sweep_spec(project: Project, run_id: str) -> S.SweepSpec:
     record = project.run_record(run_id)
     if record.kind != SWEEP_KIND:

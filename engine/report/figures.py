@@ -251,6 +251,34 @@ def fitness_histogram_chart(histogram: pl.DataFrame, *, title: str | None = None
     return fig
 
 
+def sweep_chart(points: pl.DataFrame, *, metric_label: str | None = None,
+                title: str | None = None, t: Translator | None = None) -> go.Figure:
+    """A sweep's cells, method x test year: each seed a point, the mean over seeds a bar, so
+    the spread between seeds is seen next to the gap between methods
+    (:func:`engine.mining.sweep.cell_points`)."""
+    fig = go.Figure()
+    methods = list(dict.fromkeys(points["method"].to_list()))
+    for i, method in enumerate(methods):
+        rows = points.filter(pl.col("method") == method)
+        color = PALETTE[i % len(PALETTE)]
+        means = rows.group_by("year").agg(pl.col("value").mean()).sort("year")
+        fig.add_trace(go.Bar(x=[str(y) for y in means["year"]], y=means["value"].to_list(),
+                             name=method, marker_color=color, opacity=0.35,
+                             offsetgroup=method, legendgroup=method,
+                             hovertemplate=f"{method} %{{x}}: %{{y:.4f}}<extra></extra>"))
+        fig.add_trace(go.Box(x=[str(y) for y in rows["year"]], y=rows["value"].to_list(),
+                             name=method, marker_color=color, boxpoints="all", jitter=0.3,
+                             pointpos=0, fillcolor="rgba(0,0,0,0)", line={"width": 0},
+                             offsetgroup=method, legendgroup=method, showlegend=False,
+                             customdata=rows["seed"].to_list(),
+                             hovertemplate=f"{method} %{{x}} seed %{{customdata}}: "
+                                           "%{y:.4f}<extra></extra>"))
+    fig.update_layout(title=title or _text(t, "sweep_title"), boxmode="group",
+                      barmode="group", xaxis_title=_text(t, "test_year"),
+                      yaxis_title=metric_label or _text(t, "test_rank_ic"), **_LAYOUT)
+    return fig
+
+
 def _text(t: Translator | None, key: str) -> str:
     """A chart's word in the reader's language (English when no translator is given)."""
     return t(f"figures.{key}") if t is not None else translate(f"figures.{key}")

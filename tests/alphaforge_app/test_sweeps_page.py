@@ -1,0 +1,62 @@
+"""Sweeps page: an empty state with the command to start one, then a finished tiny sweep's
+chart (seeds as points), table, verdicts and significance, in English and Korean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.data.synthetic import generate
+from engine.mining import sweep as S
+from engine.mining.sweep_store import run_sweep
+from engine.store.settings import AppSettings, save_settings
+from tests.conftest import REPO
+from tests.engine.mining.conftest import make_project
+from tests.engine.mining.test_sweep import FAST, MARKET
+
+APP = str(REPO / "alphaforge_app" / "app.py")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ALPHAFORGE_HOME", str(tmp_path))
+    save_settings(tmp_path, AppSettings(mode="single"))
+    return tmp_path
+
+
+def _page(language: str = "en") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if language != "en":
+        at.session_state["af_lang"] = language
+    at.run()
+    at.switch_page("pages/sweeps.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_empty_state_says_how_to_start(home: Path) -> None:
+    make_project(home / "projects" / "demo", generate(MARKET))
+    at = _page()
+    assert any("No sweep in this project yet" in i.value for i in at.info)
+    assert any("alphaforge sweep" in c.value for c in at.code)
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_finished_sweep_shows_chart_table_and_verdicts(home: Path, language: str) -> None:
+    project = make_project(home / "projects" / "demo", generate(MARKET))
+    spec: Any = S.SweepSpec(dataset="demo", methods=("gp", "random"), seeds=(0, 1),
+                            test_years=(2017,), max_evaluations=90, overrides=FAST,
+                            backtest={"top_k": 5, "drop_n": 1},
+                            combine={"window": 120, "n_factors": 3})
+    run_sweep(project, spec, workers=1)
+    at = _page(language)
+    assert at.get("plotly_chart"), "no chart"
+    assert at.dataframe and at.dataframe[0].value.shape[0] >= 2
+    words = ("4 of 4 cells finished", "vs") if language == "en" else ("셀 4개 중 4개 완료", "대")
+    assert any(words[0] in p.proto.text for p in at.get("progress"))
+    assert any(words[1] in m.value for m in at.markdown)
+    assert any(m.label in ("Deflated Sharpe ratio", "디플레이티드 샤프 비율") for m in at.metric)
