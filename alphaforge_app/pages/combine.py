@@ -69,7 +69,7 @@ with build:
             try:
                 saved, parsed = import_factor_set(
                     project, own_name.strip(), text,
-                    source=own_file.name if own_file else "app")
+                    source=own_file.name if own_file else "")
             except AlphaForgeError as exc:
                 st.error(error_text(exc))
             else:

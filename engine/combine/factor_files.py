@@ -69,7 +69,7 @@ def import_factor_set(project: Project, name: str, text: str, *, source: str = "
                       overwrite: bool = False) -> tuple[FactorSet, ParsedFile]:
     """Check every line of ``text`` and save the formulas as factor set ``name``; nothing is
     saved when a line is bad, the file holds no formula, or the name is taken."""
-    where = source or "the factor file"
+    where = source or "the formulas"
     if name.lower() in BUILTIN_SETS:
         raise StoreError(f"'{name}' is a built-in factor set; choose another name",
                          code="factors_builtin_name", params={"name": name})
