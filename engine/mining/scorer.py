@@ -387,17 +387,22 @@ class TrainScorer:
                 self.tally.seconds["evaluate"] += time.perf_counter() - a
                 self._full_score(x, idx, stats, series)
                 return whole
-            got, ret = self.score_values(x, level.side, screened=True)
-            judge = got if level.new_side is None else \
-                self.score_values(new, level.new_side, screened=True)[0]
-            keep = []
-            for r, i in enumerate(idx):
-                if judge[r].ic < level.threshold:
-                    stats[i] = got[r]
-                    series[i] = ret[r]
-                    self.tally.counts["screened_out" if depth == 0 else "narrowed_out"] += 1
-                else:
-                    keep.append(r)
+            if level.new_side is None:  # the coarsest: judged on all its stocks
+                judge, ret = self.score_values(x, level.side, screened=True)
+                cut = [r for r in range(len(idx)) if judge[r].ic < level.threshold]
+                kept_stats = {r: (judge[r], ret[r]) for r in cut}
+            else:  # judged on the new stocks; the cut keep the statistics of all seen so far
+                judge = self.score_values(new, level.new_side, screened=True)[0]
+                cut = [r for r in range(len(idx)) if judge[r].ic < level.threshold]
+                got, ret = self.score_values(x[cut], level.side, screened=True) if cut \
+                    else ([], torch.empty(0))
+                kept_stats = {r: (got[j], ret[j]) for j, r in enumerate(cut)}
+            for r in cut:
+                i = idx[r]
+                stats[i], series[i] = kept_stats[r]
+                self.tally.counts["screened_out" if depth == 0 else "narrowed_out"] += 1
+            cut_set = set(cut)
+            keep = [r for r in range(len(idx)) if r not in cut_set]
             idx, x = [idx[r] for r in keep], x[keep]
             if not idx:
                 break
