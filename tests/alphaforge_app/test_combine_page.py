@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.data.synthetic import SyntheticConfig
 from engine.store.demo import ensure_demo
-from engine.store.settings import AppSettings, save_settings
 from tests.conftest import REPO
 
 APP = str(REPO / "alphaforge_app" / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ALPHAFORGE_HOME", str(tmp_path))
-    save_settings(tmp_path, AppSettings(mode="single"))
-    return tmp_path
 
 
 def _page(at: AppTest) -> AppTest:

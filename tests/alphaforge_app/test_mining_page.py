@@ -12,7 +12,6 @@ from engine.data.synthetic import SyntheticConfig
 from engine.mining.config import preset
 from engine.mining.worker import run_mining
 from engine.store.demo import ensure_demo
-from engine.store.settings import AppSettings, save_settings
 from tests.conftest import REPO
 
 APP = str(REPO / "alphaforge_app" / "app.py")
@@ -34,13 +33,6 @@ def _page(home: Path) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ALPHAFORGE_HOME", str(tmp_path))
-    save_settings(tmp_path, AppSettings(mode="single"))
-    return tmp_path
 
 
 def test_no_run_yet(home: Path) -> None:

@@ -12,19 +12,11 @@ from streamlit.testing.v1 import AppTest
 from engine.data.synthetic import generate
 from engine.mining import sweep as S
 from engine.mining.sweep_store import run_sweep
-from engine.store.settings import AppSettings, save_settings
 from tests.conftest import REPO
 from tests.engine.mining.conftest import make_project
 from tests.engine.mining.test_sweep import FAST, MARKET
 
 APP = str(REPO / "alphaforge_app" / "app.py")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ALPHAFORGE_HOME", str(tmp_path))
-    save_settings(tmp_path, AppSettings(mode="single"))
-    return tmp_path
 
 
 def _page(language: str = "en") -> AppTest:
