@@ -70,6 +70,8 @@ def import_factor_set(project: Project, name: str, text: str, *, source: str = "
     """Check every line of ``text`` and save the formulas as factor set ``name``; nothing is
     saved when a line is bad, the file holds no formula, or the name is taken."""
     where = source or "the formulas"
+    # the app's message names the file, or "the formulas" in the reader's language
+    where_param: str | dict[str, str] = source or {"term": "typed_formulas"}
     if name.lower() in BUILTIN_SETS:
         raise StoreError(f"'{name}' is a built-in factor set; choose another name",
                          code="factors_builtin_name", params={"name": name})
@@ -82,10 +84,11 @@ def import_factor_set(project: Project, name: str, text: str, *, source: str = "
         more = f"; and {len(parsed.errors) - _SHOWN} more" if len(parsed.errors) > _SHOWN else ""
         raise FormulaError(f"{where}: {len(parsed.errors)} line(s) are not formulas, nothing "
                            f"was saved: {shown}{more}", code="factors_bad_lines",
-                           params={"file": where, "count": len(parsed.errors), "lines": shown})
+                           params={"file": where_param, "count": len(parsed.errors),
+                                   "lines": shown})
     if not parsed.factors:
         raise FormulaError(f"{where}: no formula found (one per line, '#' for comments)",
-                           code="factors_empty_file", params={"file": where})
+                           code="factors_empty_file", params={"file": where_param})
     factor_set = FactorSet(name=name, factors=parsed.factors,
                            source={"kind": "import", "file": source})
     save_factor_set(project, factor_set)
