@@ -245,6 +245,31 @@ _TOKEN_RE = re.compile(
 )
 
 
+#: The one nesting limit of formulas, for every reader, printer and the evaluator (each
+#: recurses once or a few times per level; Python's stack allows ~1,000 frames). Mined
+#: formulas are a few levels deep, Alpha158's at most 8.
+MAX_DEPTH = 100
+
+
+def _too_deep(position: int | None = None) -> FormulaError:
+    where = f"position {position}: " if position is not None else ""
+    return FormulaError(f"{where}the formula is nested more than {MAX_DEPTH} levels deep, "
+                        "the limit", code="formula_too_deep",
+                        params={"limit": MAX_DEPTH, "position": position or 0})
+
+
+def check_depth(expr: Node) -> None:
+    """FormulaError when ``expr`` is nested deeper than :data:`MAX_DEPTH` (measured without
+    recursion, so a tree built by an infix chain such as ``a+a+a+…`` is refused too)."""
+    stack: list[tuple[Node, int]] = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(node, Call):
+            stack.extend((arg, depth + 1) for arg in node.args)
+
+
 @dataclass(frozen=True)
 class _Tok:
     kind: str  # a group name of the pattern | bad | end
@@ -257,7 +282,7 @@ def scan(pattern: re.Pattern[str], text: str) -> list[_Tok]:
     character no token starts with becomes a ``bad`` token, and an ``end`` token closes the
     list. Both readers (this function form and :mod:`engine.expr.qlib`) scan with it."""
     toks: list[_Tok] = []
-    i = 0
+    i = nesting = 0
     while i < len(text):
         m = pattern.match(text, i)
         if m is None:
@@ -266,6 +291,9 @@ def scan(pattern: re.Pattern[str], text: str) -> list[_Tok]:
             continue
         if m.lastgroup != "ws":
             toks.append(_Tok(m.lastgroup or "", m.group(), i + 1))
+            nesting += (m.group() == "(") - (m.group() == ")")
+            if nesting > MAX_DEPTH:  # refused before a reader recurses into it
+                raise _too_deep(i + 1)
         i = m.end()
     toks.append(_Tok("end", "", len(text) + 1))
     return toks
@@ -466,10 +494,11 @@ def parse(
     name = preset if isinstance(preset, str) else "given"
     normalised = text.replace("\u2212", "-")  # a typographic minus copied from docs
     try:
-        return _Parser(normalised, feats, ops, name, windows, max_window).parse()
+        tree = _Parser(normalised, feats, ops, name, windows, max_window).parse()
     except RecursionError:
-        raise FormulaError("the formula is nested too deeply to read",
-                           code="formula_too_deep") from None
+        raise _too_deep() from None
+    check_depth(tree)
+    return tree
 
 
 def validate(
@@ -487,6 +516,7 @@ def validate(
     if isinstance(expr, Window):
         raise FormulaError(f"a bare window ({expr.value}) is not a formula",
                            code="formula_bare_window", params={"window": expr.value})
+    check_depth(expr)  # before printing it (the printer recurses)
     return parse(to_text(expr), features=features, preset=preset, windows=windows,
                  max_window=max_window)
 

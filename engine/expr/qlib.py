@@ -43,6 +43,7 @@ from engine.expr.parse import (
     Problem,
     Window,
     _Tok,
+    _too_deep,
     feature_problem,
     featured_problem,
     is_featured,
@@ -400,8 +401,7 @@ def parse_qlib(
     try:
         tree = _Parser(text.replace("\u2212", "-"), feats, max_window).parse()
     except RecursionError:
-        raise FormulaError("the formula is nested too deeply to read",
-                           code="formula_too_deep") from None
+        raise _too_deep() from None
     # the function form's own checks, as a guard that both readers accept the same trees
     return validate(tree, features=feats, max_window=max_window)
 

@@ -103,3 +103,26 @@ def test_project_path_that_is_a_file_is_named(tmp_path: Path,
     assert main(["demo"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert afile.read_text() == "mine"
+
+
+def test_one_depth_limit_for_check_eval_and_both_readers(
+        demo: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.errors import FormulaError
+    from engine.expr.parse import MAX_DEPTH, parse
+    from engine.expr.qlib import read_formula
+
+    ok = "Abs(" * (MAX_DEPTH - 1) + "$close" + ")" * (MAX_DEPTH - 1)
+    deep = "Abs(" * 300 + "$close" + ")" * 300
+    assert main(["check", ok]) == 0
+    capsys.readouterr()
+    assert main(["check", deep]) == 2
+    assert "nested more than 100 levels deep" in capsys.readouterr().err
+    path = tmp_path / "f.txt"
+    path.write_text(f"{ok}\n{deep}\n")
+    # evaluating the deepest allowed formula works; the deeper one is reported, not a crash
+    assert main(["eval", "--file", str(path), "--project", demo, "--dataset", "demo"]) == 1
+    assert "formula 2" in capsys.readouterr().out
+    with pytest.raises(FormulaError, match="levels deep"):
+        read_formula("+".join(["$close"] * 2000))  # an infix chain: deep without parentheses
+    with pytest.raises(FormulaError, match="levels deep"):
+        parse("(" * 200 + "$close" + ")" * 200)

@@ -232,7 +232,7 @@ def test_rpn_errors() -> None:
 def test_pathological_inputs() -> None:
     with pytest.raises(FormulaError, match="position 13: number '1e400' is out of range"):
         parse("Add($close, 1e400)")
-    with pytest.raises(FormulaError, match="nested too deeply"):
+    with pytest.raises(FormulaError, match="nested more than 100 levels deep"):
         parse("Abs(" * 5000 + "$close" + ")" * 5000)
     with pytest.raises(FormulaError, match="unexpected character"):
         parse("Add($close, \u0661)")  # an Arabic-Indic digit is not a number here
