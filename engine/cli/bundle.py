@@ -24,12 +24,10 @@ def _one_target(args: argparse.Namespace, command: str) -> tuple[str | None, str
 
 
 def cmd_export(args: argparse.Namespace) -> Output:
-    from engine.store.atomic import check_target
     from engine.store.bundle import export_bundle
 
     run_id, strategy = _one_target(args, "export-run")
     out = Path(args.out).expanduser()
-    check_target(out, args.overwrite)
     project = open_project(args)
     manifest = export_bundle(project, out, run_id=run_id, strategy=strategy,
                              with_data=args.with_data, with_checkpoint=args.with_checkpoint,

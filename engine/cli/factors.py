@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from engine.cli.common import Output, open_project
-from engine.errors import DataError
 
 
 def cmd_list(args: argparse.Namespace) -> Output:
@@ -22,21 +21,16 @@ def cmd_list(args: argparse.Namespace) -> Output:
 
 def cmd_import(args: argparse.Namespace) -> Output:
     from engine.combine.factor_files import import_factor_set
-    from engine.data.safe_open import read_text
+    from engine.data.safe_open import read_utf8
+    from engine.data.schema import BASE_FEATURES
 
     project = open_project(args)
     path = Path(args.file).expanduser()
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    try:  # a regular file within the input budgets (engine.limits), then UTF-8
-        text = read_text(path).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    features = (project.dataset_meta(args.dataset).features if args.dataset else None)
-    kwargs = {"features": features} if features else {}
+    text = read_utf8(path)
+    features = project.dataset_meta(args.dataset).features if args.dataset else BASE_FEATURES
     name = args.name or path.stem
     factor_set, parsed = import_factor_set(project, name, text, source=path.name,
-                                           overwrite=args.overwrite, **kwargs)
+                                           features=features, overwrite=args.overwrite)
     lines = [f"factor set '{name}': {len(factor_set.factors)} formulas from {path}"]
     if parsed.duplicates:
         lines.append(f"  {len(parsed.duplicates)} duplicate line(s) skipped (the same formula "

@@ -45,12 +45,10 @@ def cmd_eval(args: argparse.Namespace) -> Output:
 
     formulas = list(args.formula or [])
     if args.file:
-        path = Path(args.file)
-        try:
-            # utf-8-sig: Windows Notepad starts a UTF-8 file with an invisible BOM
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: cannot read the formula file ({exc})") from None
+        from engine.data.safe_open import read_utf8
+
+        # a regular file within the input budgets; a Windows Notepad BOM is dropped
+        lines = read_utf8(Path(args.file)).splitlines()
         formulas += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     if not formulas:
         raise DataError("no formula given: pass one as an argument or --file FILE")

@@ -133,6 +133,16 @@ def read_text(path: Path, limits: InputLimits | None = None) -> bytes:
     return bytes(out)
 
 
+def read_utf8(path: Path, limits: InputLimits | None = None) -> str:
+    """A text file a user names (a formula file): :func:`read_text`'s checks (a regular file
+    within the budgets), then UTF-8 with a Windows byte-order mark dropped."""
+    try:
+        return read_text(path, limits).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})", code="not_utf8_text",
+                        params={"file": str(path), "byte": exc.start}) from None
+
+
 def _line_too_long(path: Path, number: int, limit: int) -> DataError:
     kb = -(-limit // 1024)
     return DataError(
