@@ -93,16 +93,9 @@ def _setup_logging() -> Path:
     return folder / "alphaforge.log"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def running_instance(home: Path) -> int | None:
     """Port of this user's running server, if there is one that answers."""
+    from engine.process import pid_alive
     from engine.server import is_healthy
 
     path = home / "server.json"
@@ -111,7 +104,7 @@ def running_instance(home: Path) -> int | None:
         port, pid = int(info["port"]), int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if _pid_alive(pid) and is_healthy(port):
+    if pid_alive(pid) and is_healthy(port):
         return port
     return None
 
@@ -178,6 +171,8 @@ def _running(pid: int) -> bool:
     """Whether a worker process still runs. An exited process stays a zombie (and answers
     ``kill(pid, 0)``) until its parent reaps it: this server reaps its own workers; a worker
     some other process started is read from ``/proc`` where there is one."""
+    from engine.process import pid_alive
+
     try:  # read first: a zombie seen here is reaped just below if it is our child
         zombie = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
@@ -188,7 +183,7 @@ def _running(pid: int) -> bool:
                 return False
         except ChildProcessError:
             pass  # not our child
-    return not zombie and _pid_alive(pid)
+    return not zombie and pid_alive(pid)
 
 
 def stop_workers(home: Path, timeout: float = WORKER_STOP_TIMEOUT_S) -> list[str]:

@@ -121,10 +121,15 @@ def cmd_inspect(args: argparse.Namespace) -> Output:
 
 
 def cmd_runs(args: argparse.Namespace) -> Output:
+    from engine.mining import worker
+
     project = open_project(args)
     records = project.runs()
-    rows = [f"{r.run_id:<40} {r.kind:<8} {r.status:<9} {r.dataset or '-':<16} {r.started}"
-            for r in records]
+    # a mining run whose worker is gone reads 'stopped', as on the Factor mining page
+    shown = {r.run_id: worker.run_status(project, r) if r.kind == worker.RUN_KIND
+             else r.status for r in records}
+    rows = [f"{r.run_id:<40} {r.kind:<8} {shown[r.run_id]:<9} {r.dataset or '-':<16} "
+            f"{r.started}" for r in records]
     return Output([r.to_dict() for r in records], "\n".join(rows) or "No runs yet.")
 
 

@@ -39,9 +39,10 @@ from engine.mining import loop
 from engine.mining.config import MiningConfig
 from engine.mining.session import MiningCancelled, ProgressCallback, Session
 from engine.mining.zoo import Factor, FactorSet, save_factor_set
+from engine.process import pid_alive
 from engine.store import atomic
 from engine.store.project import Project, append_progress
-from engine.store.records import utc_now
+from engine.store.records import RunRecord, utc_now
 
 RUN_KIND = "mine"
 CANCEL_FILE = "CANCEL"
@@ -55,18 +56,6 @@ EXIT_CANCELLED = 3
 # --------------------------------------------------------------------------- helpers
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def worker_pid(project: Project, run_id: str) -> int | None:
     """PID of the live worker process of a run, if any."""
     path = project.run_dir(run_id) / PID_FILE
@@ -76,7 +65,26 @@ def worker_pid(project: Project, run_id: str) -> int | None:
         pid = int(json.loads(path.read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if _pid_alive(pid) else None
+    return pid if pid_alive(pid) else None
+
+
+def run_status(project: Project, run: str | RunRecord, *, alive: bool | None = None) -> str:
+    """The status to show for a run: its record's, or 'stopped' when the record says
+    running but no worker process is alive (the machine slept, the process was killed):
+    such a run is resumable from its last checkpoint. ``alive`` is looked up when not given
+    (only running records need it)."""
+    record = project.run_record(run) if isinstance(run, str) else run
+    if record.status != "running":
+        return record.status
+    if alive is None:
+        alive = worker_pid(project, record.run_id) is not None
+    return "running" if alive else "stopped"
+
+
+def read_zoo(project: Project, run_id: str) -> FactorSet | None:
+    """The run's current zoo (rewritten with every checkpoint), None before its first."""
+    path = project.run_dir(run_id) / ZOO_FILE
+    return FactorSet.from_dict(atomic.read_json(path)) if path.exists() else None
 
 
 def cancel(project: Project, run_id: str) -> None:

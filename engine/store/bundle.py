@@ -47,6 +47,7 @@ from engine.limits import (
     BundleLimits,
     megabytes,
 )
+from engine.process import pid_alive
 from engine.store import atomic
 from engine.store.project import Project, validate_name
 from engine.store.records import package_versions, utc_now
@@ -207,18 +208,8 @@ def _files_under(project: Project, folder: Path, skip: Iterable[str] = ()) -> di
     return out
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
-
-
 def _add_run(project: Project, plan: _Plan, run_id: str) -> None:
-    folder = project.root / "runs" / validate_name(run_id, "run id")
+    folder = project.run_dir(run_id)
     if not (folder / "record.json").exists():
         available = ", ".join(r.run_id for r in project.runs()) or "(none)"
         raise StoreError(f"no run '{run_id}' in project '{project.info.name}'; available: "
@@ -230,7 +221,7 @@ def _add_run(project: Project, plan: _Plan, run_id: str) -> None:
             pid = int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
         except (OSError, ValueError, KeyError, TypeError):
             pid = 0
-        if pid > 0 and _pid_alive(pid):
+        if pid_alive(pid):
             raise StoreError(f"run {run_id} is still running (process {pid}); wait for it to "
                              "end or cancel it before exporting it")
     skip = set(TRANSIENT) | (set() if plan.with_checkpoint else {CHECKPOINT})
@@ -255,7 +246,7 @@ def _add_strategy(project: Project, plan: _Plan, name: str) -> None:
     if not source:
         return
     factor_file = project.root / "factors" / f"{source}.json"
-    run_record = project.root / "runs" / source / "record.json"
+    run_record = project.run_dir(source) / "record.json"
     if factor_file.exists() and source not in plan.factor_sets:
         plan.files[f"factors/{factor_file.name}"] = factor_file
         plan.factor_sets.append(source)
