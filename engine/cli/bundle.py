@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.common import Output, open_project, project_path
+from engine.device import DEVICES
 from engine.errors import ConfigError
 
 EXIT_DIFFERENT = 1
@@ -120,7 +121,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--strategy", help="re-run this strategy (combination and backtest)")
     p.add_argument("--name", help="name of the re-run strategy (default: STRATEGY-rerun)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier re-run strategy")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+    p.add_argument("--device", choices=DEVICES.names(),
                    help="mining device (default: the one the original run used)")
     p.add_argument("--tolerance", type=float, default=0.0,
                    help="largest absolute difference still counted as equal (default 0)")

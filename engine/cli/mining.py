@@ -8,6 +8,9 @@ import sys
 from typing import Any
 
 from engine.cli.common import Output, open_project
+from engine.device import DEVICES
+from engine.mining.presets import PRESETS
+from engine.mining.strategies import miner_names
 
 
 def _fmt(x: Any) -> str:
@@ -80,11 +83,11 @@ def _only_dataset(project) -> str:  # type: ignore[no-untyped-def]
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("mine", parents=[common], help="mine alpha factors (AlphaForge)")
     p.add_argument("--dataset", help="dataset to mine on (default: the project's only one)")
-    p.add_argument("--generator", choices=["cnn", "lstm", "gru", "transformer", "gp", "random"],
-                   default="cnn", help="generator model, or the GP / random-search baselines")
+    p.add_argument("--generator", choices=miner_names(), default="cnn",
+                   help="generator model, or a baseline strategy (GP, random search)")
     p.add_argument("--fitness", default="ic",
                    help="evaluation function: ic, rankic, icir or rankicir")
-    p.add_argument("--preset", choices=["laptop", "paper"], default="laptop")
+    p.add_argument("--preset", choices=PRESETS.names(), default="laptop")
     p.add_argument("--epochs", type=int, help="rounds of the outer loop (budget)")
     p.add_argument("--zoo-size", type=int, help="factors to keep")
     p.add_argument("--time-budget", type=float, help="stop after this many seconds")
@@ -93,6 +96,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--valid", metavar="START:END", help="validation dates (reported)")
     p.add_argument("--test", metavar="START:END", help="test dates (reported)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    p.add_argument("--device", choices=DEVICES.names(), default="auto")
     p.add_argument("--resume", metavar="RUN", help="continue a cancelled or killed run")
     p.set_defaults(func=cmd_mine)

@@ -7,6 +7,7 @@ import dataclasses
 import math
 
 from engine.cli.common import Output, open_project
+from engine.combine.methods import COMBINE_METHODS
 from engine.errors import ConfigError
 from engine.expr.builtin_sets import BUILTIN_SETS
 
@@ -118,8 +119,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     src.add_argument("--run", help="a mining run id (its zoo)")
     src.add_argument("--factors",
                      help="a saved factor set, or a built-in one: " + ", ".join(BUILTIN_SETS))
-    p.add_argument("--method", choices=["dynamic", "equal", "static", "icweighted"],
-                   default="dynamic")
+    p.add_argument("--method", choices=COMBINE_METHODS.names(), default="dynamic")
     p.add_argument("--test", metavar="START:END",
                    help="days to score (default for --run: from the day after the run's "
                         "validation range to the end of the data)")

@@ -6,27 +6,17 @@ configured horizon and price); tests and benchmarks call :func:`combine` with te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from engine.combine import dynamic, static
-from engine.combine.base import CombinationResult, CombineConfig, Prepared, prepare, resolve_days
+from engine.combine.base import CombinationResult, CombineConfig, prepare, resolve_days
+from engine.combine.methods import COMBINE_METHODS
 from engine.data.panel import Panel
 from engine.data.target import forward_return
-from engine.errors import ConfigError
 
 DayMask = np.ndarray | torch.Tensor | int
-
-_Fitter = Callable[[Prepared, np.ndarray, np.ndarray, CombineConfig], CombinationResult]
-#: method name -> fit(prepared, score_days, train_days, config)
-REGISTRY: dict[str, _Fitter] = {
-    "dynamic": lambda prep, days, _train, cfg: dynamic.fit(prep, days, cfg),
-    "equal": static.fit,
-    "static": static.fit,
-    "icweighted": static.fit,
-}
 
 
 def combine(
@@ -49,16 +39,14 @@ def combine(
         way the days whose target is not realised before the first scored day are dropped.
     """
     cfg = config if config is not None else CombineConfig()
-    if cfg.method not in REGISTRY:
-        raise ConfigError(f"unknown combination method '{cfg.method}'; choose one of "
-                          + ", ".join(REGISTRY))
+    method = COMBINE_METHODS.get(cfg.method)
     prep = prepare(factors, target, names, dates, universe, cfg.min_stocks)
     days = resolve_days(score_days, prep.n_days, "score_days")
     if train_days is None:
         train = np.arange(prep.n_days) < int(np.flatnonzero(days)[0])
     else:
         train = resolve_days(train_days, prep.n_days, "train_days")
-    return REGISTRY[cfg.method](prep, days, train, cfg)
+    return method.fitter()(prep, days, train, cfg)
 
 
 def combine_panel(

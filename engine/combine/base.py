@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 import torch
 
+from engine.combine.methods import COMBINE_METHODS
 from engine.errors import ConfigError
 from engine.expr.xsection import zscore
 from engine.metrics.factor import daily_ic, daily_rank_ic, summarize
 
 SCHEMA_VERSION = 1
 _C = TypeVar("_C")
-METHODS: tuple[str, ...] = ("dynamic", "equal", "static", "icweighted")
 PRICES: tuple[str, ...] = ("vwap", "close")
 # Days of the Gram computation handled at once: bounds the float64 [days, N, K+1] temporary.
 _GRAM_CHUNK_ELEMENTS = 1 << 23
@@ -75,10 +75,7 @@ class CombineConfig:
             need(value is None or value >= low, message, code="config_at_least", field=name,
                  min=low, got=value)
 
-        need(self.method in METHODS,
-             f"unknown combination method '{self.method}'; choose one of {', '.join(METHODS)}",
-             code="config_unknown_choice", field="method", value=self.method,
-             choices=", ".join(METHODS))
+        COMBINE_METHODS.check(self.method)
         at_least("window", 1,
                  f"window must be at least 1 day (or None for all history), got {self.window}")
         at_least("n_factors", 1, f"n_factors must be at least 1, got {self.n_factors}")

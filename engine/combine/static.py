@@ -14,6 +14,8 @@ history has the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -52,32 +54,60 @@ def effective_train(prep: Prepared, days: np.ndarray, train: np.ndarray,
     return usable
 
 
-def fit(prep: Prepared, days: np.ndarray, train: np.ndarray,
-        config: CombineConfig) -> CombinationResult:
-    """Static combination of ``config.method`` fitted on ``train`` and applied on ``days``."""
+#: A static weighting: (prepared, usable training days, mean training IC [K]) ->
+#: (intercept, coefficients [K], how the weights were made — the reasons' first part).
+Weighting = Callable[[Prepared, np.ndarray, torch.Tensor], tuple[torch.Tensor, torch.Tensor, str]]
+
+
+def _zero() -> torch.Tensor:
+    return torch.zeros((), dtype=torch.float64)
+
+
+def equal_weights(_prep: Prepared, _usable: np.ndarray, mean_ic: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    sign = torch.sign(mean_ic)
+    return _zero(), sign / max(int((sign != 0).sum()), 1), "equal weight, sign of the training IC"
+
+
+def ic_weights(_prep: Prepared, _usable: np.ndarray, mean_ic: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    return (_zero(), mean_ic / mean_ic.abs().sum().clamp(min=1e-300),
+            "IC-weighted: training IC / sum of |training IC|")
+
+
+def ols_weights(prep: Prepared, usable: np.ndarray, _mean_ic: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    gram, rhs = design_sums(prep, usable)
+    use = torch.ones(1, prep.n_factors + 1, dtype=torch.bool)
+    sol = solve_subsets(gram.sum(0, keepdim=True), rhs.sum(0, keepdim=True), use)[0]
+    return sol[0], sol[1:], f"static OLS on {int(usable.sum())} training days"
+
+
+def fit_equal(prep: Prepared, days: np.ndarray, train: np.ndarray,
+              config: CombineConfig) -> CombinationResult:
+    return fit(prep, days, train, config, equal_weights)
+
+
+def fit_icweighted(prep: Prepared, days: np.ndarray, train: np.ndarray,
+                   config: CombineConfig) -> CombinationResult:
+    return fit(prep, days, train, config, ic_weights)
+
+
+def fit_ols(prep: Prepared, days: np.ndarray, train: np.ndarray,
+            config: CombineConfig) -> CombinationResult:
+    return fit(prep, days, train, config, ols_weights)
+
+
+def fit(prep: Prepared, days: np.ndarray, train: np.ndarray, config: CombineConfig,
+        weighting: Weighting) -> CombinationResult:
+    """A static combination: ``weighting`` fitted on ``train`` and applied on ``days``."""
     usable = effective_train(prep, days, train, config)
     sel = torch.from_numpy(usable)
     ic = summarize(prep.ic[:, sel])
     ric = summarize(prep.rank_ic[:, sel])
     k = prep.n_factors
     mean_ic = torch.nan_to_num(ic.mean, nan=0.0)
-    intercept = torch.zeros((), dtype=torch.float64)
-    n_train = int(usable.sum())
-    if config.method == "equal":
-        sign = torch.sign(mean_ic)
-        coef = sign / max(int((sign != 0).sum()), 1)
-        how = "equal weight, sign of the training IC"
-    elif config.method == "icweighted":
-        coef = mean_ic / mean_ic.abs().sum().clamp(min=1e-300)
-        how = "IC-weighted: training IC / sum of |training IC|"
-    elif config.method == "static":
-        gram, rhs = design_sums(prep, usable)
-        use = torch.ones(1, k + 1, dtype=torch.bool)
-        sol = solve_subsets(gram.sum(0, keepdim=True), rhs.sum(0, keepdim=True), use)[0]
-        intercept, coef = sol[0], sol[1:]
-        how = f"static OLS on {n_train} training days"
-    else:
-        raise ConfigError(f"'{config.method}' is not a static combination method")
+    intercept, coef, how = weighting(prep, usable, mean_ic)
 
     d = int(days.sum())
     coef_d = coef.unsqueeze(0).expand(d, k).contiguous()

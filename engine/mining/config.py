@@ -16,17 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine.device import DEVICES
 from engine.errors import ConfigError
 from engine.expr.ops import PRESETS as OPERATOR_PRESETS
 from engine.metrics.fitness import FITNESS_METRICS
+from engine.mining.generators import GENERATORS
+from engine.mining.presets import CUSTOM_PRESET, PRESETS
+from engine.mining.strategies import check_miner, is_neural
 
 SCHEMA_VERSION = 1
 
-#: Neural generators (``engine.mining.generators``) and the two baselines.
-NEURAL_GENERATORS: tuple[str, ...] = ("cnn", "lstm", "gru", "transformer")
-BASELINES: tuple[str, ...] = ("gp", "random")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
-PRESET_NAMES: tuple[str, ...] = ("paper", "laptop")
 
 # The UI and CLI spell the fitness choices without underscores.
 _FITNESS_ALIASES = {
@@ -211,9 +210,10 @@ class MiningConfig:
                                   params={"field": name, "value": value,
                                           "choices": ", ".join(choices)})
 
-        choice("generator", "generator", self.generator, NEURAL_GENERATORS + BASELINES)
-        choice("device", "device", self.device, DEVICES)
-        choice("preset", "preset", self.preset, (*PRESET_NAMES, "custom"))
+        check_miner(self.generator)
+        DEVICES.check(self.device)
+        if self.preset != CUSTOM_PRESET:
+            PRESETS.check(self.preset)
         choice("operators", "operator set", self.operators, tuple(OPERATOR_PRESETS))
         if self.target_price not in ("vwap", "close"):
             raise ConfigError(f"target_price must be 'vwap' or 'close', got "
@@ -239,17 +239,20 @@ class MiningConfig:
                 raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}",
                                   code="config_whole_min",
                                   params={"field": name, "min": 0, "got": repr(value)})
-        if self.generator in NEURAL_GENERATORS and self.new_per_round < 1:
+        if is_neural(self.generator) and self.new_per_round < 1:
             raise ConfigError("new_per_round must be >= 1 for a neural generator",
                               code="config_neural_new_per_round")
         if not 2 <= self.max_len <= 60:
             raise ConfigError(f"max_len must be in 2..60 tokens, got {self.max_len}",
                               code="config_max_len", params={"got": self.max_len})
-        if self.generator == "cnn" and self.max_len != 20:
-            raise ConfigError(f"the cnn generator's deconvolution stack produces exactly 20 "
-                              f"positions; max_len {self.max_len} needs lstm, gru or "
-                              "transformer", code="config_cnn_len",
-                              params={"got": self.max_len})
+        fixed = GENERATORS.get(self.generator).seq_len if is_neural(self.generator) else None
+        if fixed is not None and self.max_len != fixed:
+            others = ", ".join(g.name for g in GENERATORS.entries() if g.seq_len is None)
+            raise ConfigError(f"the {self.generator} generator produces exactly {fixed} "
+                              f"positions; max_len {self.max_len} needs one of {others}",
+                              code="config_fixed_len",
+                              params={"generator": self.generator, "len": fixed,
+                                      "got": self.max_len, "others": others})
         for name in ("max_rounds", "max_evaluations"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -352,7 +355,7 @@ class MiningConfig:
     # ------------------------------------------------------------------ derived
     @property
     def is_neural(self) -> bool:
-        return self.generator in NEURAL_GENERATORS
+        return is_neural(self.generator)
 
     def with_(self, **changes: Any) -> MiningConfig:
         """A copy with some fields changed (re-checked)."""
@@ -383,38 +386,8 @@ class MiningConfig:
 
 
 #: The laptop preset of ALPHAFORGE_SPEC §10 ([ours]): useful on a 2-core CPU in minutes.
-LAPTOP: Mapping[str, Any] = {
-    "preset": "laptop",
-    "batch_size": 64,
-    "g_steps": 50,
-    "g_patience": 20,
-    "g_score_pair": False,
-    "p_epochs": 30,
-    "p_patience": 5,
-    "p_cap": 5_000,
-    "warmup": 2_000,
-    "warmup_max_batches": 100,
-    "new_per_round": 500,
-    "new_max_batches": 40,
-    "random_per_round": 250,
-    "zoo_size": 20,
-    "max_rounds": None,
-    # a full zoo keeps improving (its weakest member replaced) until the budget is spent, so
-    # every method gets the same budget and the ETA is the run's length
-    "stop_when_full": False,
-    "time_budget_s": 300.0,
-    "gp_population": 500,
-    "eval_cache_mb": 512,
-}
-
-
 def preset(name: str = "paper", **overrides: Any) -> MiningConfig:
-    """The ``paper`` (defaults) or ``laptop`` preset, with field overrides."""
-    key = str(name).strip().lower()
-    if key not in PRESET_NAMES:
-        raise ConfigError(f"unknown preset '{name}'; choose one of {', '.join(PRESET_NAMES)}",
-                          code="config_unknown_choice",
-                          params={"field": "preset", "value": str(name),
-                                  "choices": ", ".join(PRESET_NAMES)})
-    base: dict[str, Any] = dict(LAPTOP) if key == "laptop" else {"preset": "paper"}
-    return MiningConfig(**{**base, **overrides})
+    """The named preset (``paper`` = the defaults, ``laptop``, a plug-in's), with field
+    overrides."""
+    entry = PRESETS.get(str(name).strip().lower())
+    return MiningConfig(**{"preset": entry.name, **entry.overrides, **overrides})

@@ -34,9 +34,11 @@ from engine.expr.grammar import decode_batch
 from engine.expr.parse import encode
 from engine.mining import masker
 from engine.mining.config import MiningConfig
-from engine.mining.generators import GeneratorSpec, make_generator
+from engine.mining.generators import make_generator
+from engine.mining.generators.base import GeneratorSpec
 from engine.mining.predictor import Predictor, train_predictor
 from engine.mining.session import ProgressCallback, Session
+from engine.mining.strategies import STRATEGIES
 from engine.mining.zoo import Member
 
 
@@ -79,14 +81,11 @@ CheckpointFn = Callable[[dict[str, Any]], None]
 
 
 def make_strategy(session: Session) -> Strategy:
-    """The strategy named by ``config.generator``."""
-    from engine.mining import baselines
-
+    """The strategy named by ``config.generator``: a registered strategy (the baselines, a
+    plug-in's), else the generative-predictive loop around the named neural generator."""
     name = session.config.generator
-    if name == "gp":
-        return baselines.GeneticProgramming(session)
-    if name == "random":
-        return baselines.RandomSearch(session)
+    if name in STRATEGIES:
+        return STRATEGIES.get(name).build(session)
     return NeuralMiner(session)
 
 

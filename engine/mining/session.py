@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from engine.data.panel import Panel
-from engine.errors import ConfigError
+from engine.device import pick_device
 from engine.expr.ops import Vocabulary
 from engine.expr.parse import Constant, Expr, parse_for, to_text
 from engine.expr.simplify import simplify
@@ -38,23 +38,6 @@ ProgressCallback = Callable[[dict[str, Any]], None]
 
 class MiningCancelled(Exception):
     """Raised inside the loop when the run is asked to stop (cancel file, SIGTERM)."""
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else Apple MPS, else CPU; explicit names are checked."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was requested but no CUDA GPU is available; "
-                          "use --device auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("device 'mps' was requested but Apple MPS is not available; "
-                          "use --device auto or cpu")
-    return torch.device(name)
 
 
 @dataclass

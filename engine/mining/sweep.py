@@ -35,11 +35,18 @@ from engine.errors import ConfigError
 from engine.expr.classic import CLASSIC
 from engine.expr.evaluate import Evaluator
 from engine.metrics import significance as sig
-from engine.mining.config import BASELINES, NEURAL_GENERATORS, DateRange, MiningConfig, preset
+from engine.mining.config import DateRange, MiningConfig, preset
+from engine.mining.strategies import miner_names
 
 CLASSIC_METHOD = "classic"
-#: Every method a sweep accepts: the generators, the baselines and the Classic set.
-METHODS: tuple[str, ...] = (*NEURAL_GENERATORS, *BASELINES, CLASSIC_METHOD)
+
+
+def sweep_methods() -> tuple[str, ...]:
+    """Every method a sweep accepts: the miners (generators, then strategies) and the
+    Classic set."""
+    return (*miner_names(), CLASSIC_METHOD)
+
+
 #: Metrics of a cell that the results table summarises (mean ± std over seeds).
 TABLE_METRICS: tuple[str, ...] = ("test_ic", "test_rank_ic", "test_icir", "excess_return",
                                   "sharpe")
@@ -66,12 +73,13 @@ class SweepSpec:
         object.__setattr__(self, "methods", tuple(str(m) for m in self.methods))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "test_years", tuple(int(y) for y in self.test_years))
-        bad = [m for m in self.methods if m not in METHODS]
+        known = sweep_methods()
+        bad = [m for m in self.methods if m not in known]
         if bad:
             raise ConfigError(f"unknown sweep method(s) {', '.join(bad)}; choose from "
-                              f"{', '.join(METHODS)}", code="config_unknown_choice",
+                              f"{', '.join(known)}", code="config_unknown_choice",
                               params={"field": "methods", "value": ", ".join(bad),
-                                      "choices": ", ".join(METHODS)})
+                                      "choices": ", ".join(known)})
         for name, values in (("methods", self.methods), ("seeds", self.seeds),
                              ("test_years", self.test_years)):
             if not values:

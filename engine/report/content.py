@@ -18,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from engine import i18n
+from engine.combine.methods import COMBINE_METHODS
 from engine.combine.service import resolve_factor_set
 from engine.errors import StoreError
 from engine.expr.mathtext import readable
@@ -350,7 +352,6 @@ class _Numbered:
 
 
 _SIGNAL_KIND = {"ic": "ic", "rank_ic": "ic", "icir": "num", "rank_icir": "num"}
-METHODS = ("dynamic", "equal", "static", "icweighted")
 
 
 def fmt_value(t: Translator, value: object, kind: str) -> str:
@@ -387,7 +388,12 @@ def period(t: Translator, c: StrategyContent) -> str:
 
 
 def method_name(t: Translator, method: str) -> str:
-    return t(f"report.method.{method}") if method in METHODS else method
+    """The method's short name (a method no longer registered shows its name)."""
+    if method not in COMBINE_METHODS:
+        return method
+    entry = COMBINE_METHODS.get(method)
+    key = entry.short_key or entry.label_key
+    return t(key) if i18n.has(key) else COMBINE_METHODS.label(method, t)
 
 
 def _cover_items(t: Translator, author: str | None) -> list[tuple[str, str]]:

@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from engine.device import DeviceInfo, describe_device
+from engine.device import DeviceInfo, describe_device, pick_device
 from engine.i18n import translate
-from engine.mining.session import pick_device
 
 
 def test_cpu_when_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:

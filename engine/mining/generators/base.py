@@ -28,7 +28,11 @@ class GeneratorSpec:
 
 
 class SequenceGenerator(nn.Module):
-    """Base class: noise in, one position of logits per :meth:`step`."""
+    """Base class: noise in, one position of logits per :meth:`step`.
+
+    A network of fixed shape declares its one formula length in its registry entry
+    (:attr:`engine.mining.generators.GeneratorEntry.seq_len`); config validation enforces it.
+    """
 
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__()

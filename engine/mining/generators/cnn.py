@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.mining.generators import CNN_SEQ_LEN
 from engine.mining.generators.base import GeneratorSpec, SequenceGenerator
 
-SEQ_LEN = 20  # 6 -> 11 -> 15 -> 20 through the three transposed convolutions
+SEQ_LEN = CNN_SEQ_LEN  # 6 -> 11 -> 15 -> 20 through the three transposed convolutions
 
 
 def _same_conv(c_in: int, c_out: int) -> list[nn.Module]:
@@ -26,7 +27,7 @@ def _same_conv(c_in: int, c_out: int) -> list[nn.Module]:
 class CNNGenerator(SequenceGenerator):
     def __init__(self, spec: GeneratorSpec) -> None:
         super().__init__(spec)
-        if spec.max_len != SEQ_LEN:
+        if spec.max_len != SEQ_LEN:  # config validation says so first, from the registry
             raise ConfigError(f"the cnn generator produces {SEQ_LEN} positions, not "
                               f"{spec.max_len}")
         self.linear = nn.Linear(spec.noise_dim, 6 * 384)

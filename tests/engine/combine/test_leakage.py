@@ -9,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.combine import METHODS, CombineConfig, combine_panel
+from engine.combine import COMBINE_METHODS, CombineConfig, combine_panel
 from tests.engine.combine._markets import causal_factors, make_panel, random_prices
 
 T, N, HORIZON = 90, 25, 4
@@ -31,7 +31,7 @@ def run(prices: np.ndarray, method: str, window: int | None):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     t=st.integers(min_value=START, max_value=T - 2),
-    method=st.sampled_from(METHODS),
+    method=st.sampled_from(COMBINE_METHODS.names()),
     window=st.sampled_from([None, 15]),
     seed=st.integers(min_value=0, max_value=2**31 - 1),
     missing=st.booleans(),

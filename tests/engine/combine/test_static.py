@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 import torch
 
-from engine.combine import METHODS, REGISTRY, CombineConfig, combine
+from engine.combine import COMBINE_METHODS, CombineConfig, combine
 from engine.errors import ConfigError
 from engine.expr.xsection import zscore
 from engine.metrics.factor import daily_ic
@@ -38,7 +38,8 @@ def coef_of(res) -> np.ndarray:
 
 
 def test_registry_covers_every_method() -> None:
-    assert set(REGISTRY) == set(METHODS) == {"dynamic", "equal", "static", "icweighted"}
+    assert COMBINE_METHODS.names() == ("dynamic", "equal", "static", "icweighted")
+    assert all(callable(m.fitter()) for m in COMBINE_METHODS.entries())
 
 
 def test_equal_weight_uses_training_ic_signs() -> None:

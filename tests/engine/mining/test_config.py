@@ -8,7 +8,8 @@ import pytest
 
 from engine.data.panel import Panel
 from engine.errors import ConfigError
-from engine.mining.config import LAPTOP, DateRange, MiningConfig, normalise_fitness, preset
+from engine.mining.config import DateRange, MiningConfig, normalise_fitness, preset
+from engine.mining.presets import LAPTOP
 from engine.mining.split import resolve_split, suggest_split
 
 
@@ -73,7 +74,7 @@ def test_fitness_spellings(name: str, expected: str) -> None:
     ({"train": ["2015-13-01", "2015-12-31"], "valid": ["2016-01-01", "2016-02-01"]},
      "'2015-13-01' is not an ISO date"),
     ({"generator": "lstm", "max_len": 1}, "max_len must be in 2..60"),
-    ({"max_len": 25}, "the cnn generator's deconvolution stack produces exactly 20"),
+    ({"max_len": 25}, "the cnn generator produces exactly 20 positions"),
     ({"zoo_size": 0}, "zoo_size must be a whole number >= 1"),
     ({"corr_thresh": 1.5}, "corr_thresh must be in (0, 1]"),
     ({"stop_when_full": False}, "stop_when_full=False needs a budget"),

@@ -10,7 +10,8 @@ from engine.expr.grammar import decode_batch
 from engine.expr.ops import Vocabulary
 from engine.expr.parse import size
 from engine.mining import masker
-from engine.mining.generators import GENERATORS, GeneratorSpec, make_generator
+from engine.mining.generators import GENERATORS, make_generator
+from engine.mining.generators.base import GeneratorSpec
 from engine.mining.generators.cnn import CNNGenerator
 from engine.mining.predictor import Predictor
 

@@ -1,0 +1,80 @@
+"""Mining strategies that are not a neural generator: the baselines, behind a registry.
+
+A value of ``MiningConfig.generator`` names either a neural generator
+(:data:`engine.mining.generators.GENERATORS`, mined by the generative-predictive loop) or an
+entry here (a strategy of its own: genetic programming, random search, a plug-in). Adding one
+is a module with a :class:`engine.mining.loop.Strategy` and one
+``STRATEGIES.register(StrategyEntry(...))`` line. :func:`miner_names` is the list every caller
+offers (config validation, ``alphaforge mine --generator``, the Mining page, sweeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine import i18n
+from engine.errors import ConfigError
+from engine.mining.generators import GENERATORS
+from engine.registry import Registry
+
+if TYPE_CHECKING:
+    from engine.mining.loop import Strategy
+    from engine.mining.session import Session
+
+
+@dataclass(frozen=True)
+class StrategyEntry:
+    """One strategy: ``build(session)`` makes it for a run (imported lazily by the built-ins,
+    whose modules import the session)."""
+
+    name: str
+    label_key: str
+    build: Callable[[Session], Strategy]
+    label: str = ""
+
+
+def _gp(session: Session) -> Strategy:
+    from engine.mining.baselines import GeneticProgramming
+
+    return GeneticProgramming(session)
+
+
+def _random(session: Session) -> Strategy:
+    from engine.mining.baselines import RandomSearch
+
+    return RandomSearch(session)
+
+
+STRATEGIES: Registry[StrategyEntry] = Registry("strategy", "generator", (
+    StrategyEntry("gp", "mining.generator_gp", _gp),
+    StrategyEntry("random", "mining.generator_random", _random),
+))
+
+
+def miner_names() -> tuple[str, ...]:
+    """Every value ``--generator`` takes: the neural generators, then the strategies."""
+    return (*GENERATORS.names(), *STRATEGIES.names())
+
+
+def is_neural(name: str) -> bool:
+    return name in GENERATORS
+
+
+def check_miner(name: str) -> None:
+    """The ConfigError of an unknown miner, listing both registries' names."""
+    if name not in GENERATORS and name not in STRATEGIES:
+        choices = ", ".join(miner_names())
+        raise ConfigError(f"unknown generator '{name}'; choose one of {choices}",
+                          code="config_unknown_choice",
+                          params={"field": "generator", "value": name, "choices": choices})
+
+
+def miner_label(name: str, t: i18n.Translator | None = None) -> str:
+    registry = GENERATORS if name in GENERATORS else STRATEGIES
+    return registry.label(name, t)
+
+
+def miner_labels(t: i18n.Translator | None = None) -> dict[str, str]:
+    return {name: miner_label(name, t) for name in miner_names()}
