@@ -8,8 +8,10 @@ combine them over the test dates, save; then rebuild the score tensor and backte
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,8 @@ from engine.data.panel import Panel
 from engine.errors import ConfigError, StoreError
 from engine.expr.builtin_sets import BUILTIN_SETS, builtin_set
 from engine.expr.evaluate import Evaluator
+from engine.mining.split import suggested_ranges
+from engine.mining.worker import ZOO_FILE
 from engine.mining.zoo import FactorSet, factor_set_names, load_factor_set
 from engine.store import atomic
 from engine.store.project import Project
@@ -57,13 +61,23 @@ def resolve_factor_set(project: Project, name: str) -> FactorSet:
     alpha158: :data:`engine.expr.builtin_sets.BUILTIN_SETS`)."""
     if name in factor_set_names(project):
         return load_factor_set(project, name)
-    zoo = project.root / "runs" / name / "zoo.json"
-    if zoo.exists():
+    zoo = _run_zoo(project, name)
+    if zoo is not None:
         return FactorSet.from_dict(atomic.read_json(zoo))
     builtin = builtin_set(name)
     if builtin is not None:
         return builtin
     return load_factor_set(project, name)  # raises with the list of available sets
+
+
+def _run_zoo(project: Project, name: str) -> Path | None:
+    """The zoo file of run ``name`` when it has one; None too for a name no run can have
+    (the caller then tries the other kinds of factor sets)."""
+    try:
+        zoo = project.run_dir(name) / ZOO_FILE
+    except StoreError:
+        return None
+    return zoo if zoo.exists() else None
 
 
 def default_test_range(factor_set: FactorSet) -> DateRange | None:
@@ -77,12 +91,24 @@ def default_test_range(factor_set: FactorSet) -> DateRange | None:
     return str(start), None
 
 
+def suggested_test_range(project: Project, dataset: str, factor_set: FactorSet,
+                         horizon: int = CombineConfig.horizon) -> tuple[dt.date, dt.date]:
+    """The test period the Combine page opens on: the days after the run's validation range
+    (:func:`default_test_range`, as the CLI) when that falls inside this dataset, else the
+    test range of :func:`engine.mining.split.suggest_split` on its calendar."""
+    (first, _), _, (first_test, last) = suggested_ranges(project, dataset, horizon)
+    after = default_test_range(factor_set)
+    if after is not None and after[0] is not None:
+        start = dt.date.fromisoformat(after[0])
+        if first <= start <= last:
+            return start, last
+    return first_test, last
+
+
 def available_factor_sets(project: Project) -> list[str]:
     """Names :func:`resolve_factor_set` accepts: saved sets, mining runs with a zoo, then the
     built-in sets."""
-    runs = project.root / "runs"
-    zoos = sorted(p.name for p in runs.iterdir() if (p / "zoo.json").exists()) if (
-        runs.exists()) else []
+    zoos = [r.run_id for r in project.runs() if _run_zoo(project, r.run_id) is not None]
     saved = factor_set_names(project)
     return [*saved, *[z for z in zoos if z not in saved], *BUILTIN_SETS]
 

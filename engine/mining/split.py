@@ -7,7 +7,8 @@ the last ``horizon + 1`` training days (see :mod:`engine.mining.scorer`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 from engine.data.panel import Panel
 from engine.errors import ConfigError
 from engine.mining.config import DateRange, MiningConfig
+from engine.store.project import Project
 
 
 @dataclass(frozen=True)
@@ -34,17 +36,44 @@ class Split:
 
 def suggest_split(panel: Panel, horizon: int = 20) -> tuple[DateRange, DateRange, DateRange]:
     """70/15/15 by time with a gap of ``horizon + 1`` days between segments (spec §1)."""
+    return split_calendar(panel.dates, horizon)
+
+
+def split_calendar(dates: Sequence[Any] | np.ndarray, horizon: int = 20
+                   ) -> tuple[DateRange, DateRange, DateRange]:
+    """:func:`suggest_split` on a sorted trading calendar alone: the pages suggest the same
+    ranges as a run would use without loading the dataset's prices."""
+    n_days = len(dates)
     gap = horizon + 1
-    usable = panel.n_days - 2 * gap
+    usable = n_days - 2 * gap
     if usable < 20:
-        raise ConfigError(f"the dataset has {panel.n_days} days: too few for a train/valid/"
+        raise ConfigError(f"the dataset has {n_days} days: too few for a train/valid/"
                           f"test split with {gap}-day gaps", code="config_too_few_days",
-                          params={"days": panel.n_days, "gap": gap})
+                          params={"days": n_days, "gap": gap})
     n_train, n_valid = int(usable * 0.70), int(usable * 0.15)
     bounds = [(0, n_train - 1), (n_train + gap, n_train + gap + n_valid - 1),
-              (n_train + 2 * gap + n_valid, panel.n_days - 1)]
-    day = [str(d) for d in panel.dates]
+              (n_train + 2 * gap + n_valid, n_days - 1)]
+    day = [str(d) for d in dates]
     train, valid, test = (DateRange(day[a], day[b]) for a, b in bounds)
+    return train, valid, test
+
+
+DayPair = tuple[dt.date, dt.date]
+
+
+def suggested_ranges(project: Project, dataset: str, horizon: int = MiningConfig.horizon
+                     ) -> tuple[DayPair, DayPair, DayPair]:
+    """The default train / valid / test ranges of a dataset as dates for the pages' date
+    inputs: what a run without ranges uses (:func:`suggest_split`, gaps included). A
+    calendar too short to split gets its whole span for each range: the inputs still open
+    on real dates, and starting a run then says what is missing."""
+    dates = project.dataset_dates(dataset)
+    try:
+        ranges = split_calendar(dates, horizon)
+    except ConfigError:
+        ranges = (DateRange(str(dates[0]), str(dates[-1])),) * 3
+    train, valid, test = ((dt.date.fromisoformat(r.start), dt.date.fromisoformat(r.end))
+                          for r in ranges)
     return train, valid, test
 
 

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 import platformdirs
 import polars as pl
 
 from engine.data.panel import Panel, build
+from engine.data.schema import DATE
 from engine.data.validate import Dataset, ValidationReport
 from engine.errors import StoreError
 from engine.store import atomic
@@ -306,6 +308,18 @@ class Project:
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
                              "re-import the source file") from None
+
+    def dataset_dates(self, name: str) -> np.ndarray:
+        """The dataset's trading days (sorted, ``datetime64[D]``), read from its date column
+        alone: cheaper than :meth:`load_panel` for what only needs the calendar."""
+        meta = self.dataset_meta(name)
+        path = self.dataset_dir(name) / "panel.parquet"
+        try:
+            column = pl.scan_parquet(path).select(pl.col(DATE).unique().sort()).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
+                             "re-import the source file") from None
+        return column.get_column(DATE).to_numpy().astype("datetime64[D]")
 
     def load_panel(self, name: str) -> Panel:
         meta = self.dataset_meta(name)
