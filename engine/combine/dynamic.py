@@ -18,6 +18,7 @@ selected subset remains per day, batched over days. A naive re-fit reads T·L·N
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import torch
 
 from engine.combine.base import (
@@ -26,11 +27,11 @@ from engine.combine.base import (
     Prepared,
     apply_weights,
     design_sums,
-    fmt,
     mega_daily,
     solve_subsets,
     weights_frame,
 )
+from engine.combine.reasons import PARAMS_COLUMN, encode
 
 
 def lookback_bounds(days: np.ndarray, config: CombineConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +128,8 @@ def fit(prep: Prepared, days: np.ndarray, config: CombineConfig) -> CombinationR
     sel_rank = torch.where(selected, _ranks(torch.where(selected, abs_ir, -1.0)), 0)
 
     score = apply_weights(prep, days, coef, intercept)
-    reasons = _reasons(config, n_real, scorable, selected, fallback, flipped, qualifies, q_rank,
-                       m_ric, ir_ric, n_ric)
+    reasons, reason_params = _reasons(config, n_real, scorable, selected, fallback, flipped,
+                                      qualifies, q_rank, m_ric, ir_ric, n_ric)
     weights = weights_frame(prep, days, {
         "active": (coef != 0).numpy(),
         "flipped": flipped.numpy(),
@@ -139,7 +140,7 @@ def fit(prep: Prepared, days: np.ndarray, config: CombineConfig) -> CombinationR
         "rank_ic": m_ric.numpy(),
         "rank_icir": ir_ric.numpy(),
         "rank": sel_rank.numpy(),
-    }, reasons)
+    }, reasons).with_columns(pl.Series(PARAMS_COLUMN, reason_params, dtype=pl.Utf8))
     return CombinationResult(
         config=config,
         names=prep.names,
@@ -163,39 +164,41 @@ def _reasons(
     m_ric: torch.Tensor,
     ir_ric: torch.Tensor,
     n_ric: torch.Tensor,
-) -> list[str]:
-    """One human-readable reason per (day, factor), row-major (the weights frame's order)."""
+) -> tuple[list[str], list[str]]:
+    """One reason per (day, factor), row-major (the weights frame's order): its code
+    (:data:`engine.combine.reasons.CODES`) and its parameters as JSON, so it is worded in the
+    reader's language when shown."""
     sel, fb, fl, qu = selected.tolist(), fallback.tolist(), flipped.tolist(), qualifies.tolist()
     qr, m, ir, nr = q_rank.tolist(), m_ric.tolist(), ir_ric.tolist(), n_ric.tolist()
     n_sel = selected.sum(-1).tolist()
     n_qual = qualifies.sum(-1).tolist()
     thr_ic, thr_ir = config.rank_ic_threshold, config.rank_icir_threshold
-    out: list[str] = []
+    codes: list[str] = []
+    params: list[str] = []
     for d, ok in enumerate(scorable.tolist()):
         if not ok:
-            msg = (f"not scored: look-back has {int(n_real[d])} days with a realised target "
-                   f"(< {config.min_lookback_days})")
-            out.extend([msg] * len(sel[d]))
+            codes.extend(["not_scored"] * len(sel[d]))
+            params.extend([encode("not_scored", days=int(n_real[d]),
+                                  min=config.min_lookback_days)] * len(sel[d]))
             continue
         for j in range(len(sel[d])):
-            stats = f"RankIC {fmt(m[d][j])}, RankICIR {fmt(ir[d][j])}"
-            flip = ", sign flipped (negative RankIC)" if fl[d][j] else ""
+            stats = {"rank_ic": m[d][j], "rank_icir": ir[d][j]}
             if sel[d][j] and fb[d]:
-                out.append(f"fallback: none passed the thresholds, best |RankICIR|; {stats}{flip}")
+                code, extra = "fallback", {"flipped": fl[d][j]}
             elif sel[d][j]:
-                out.append(f"{stats}, rank {qr[d][j]} of {n_sel[d]}{flip}")
+                code, extra = "selected", {"rank": qr[d][j], "count": n_sel[d],
+                                           "flipped": fl[d][j]}
             elif qu[d][j]:
-                out.append(f"not selected: {stats}, rank {qr[d][j]} of {n_qual[d]} qualifying, "
-                           f"only the top {config.n_factors} are kept")
+                code, extra = "beyond_top", {"rank": qr[d][j], "count": n_qual[d],
+                                             "keep": config.n_factors}
             elif nr[d][j] < 2 or ir[d][j] != ir[d][j]:
-                out.append(f"not selected: {int(nr[d][j])} look-back days with a RankIC "
-                           "(need 2 and a non-zero std)")
+                code, stats, extra = "few_days", {}, {"days": int(nr[d][j])}
             else:
-                fails = []
-                if not abs(m[d][j]) > thr_ic:
-                    fails.append(f"|RankIC| {fmt(abs(m[d][j]))} <= {thr_ic:g}")
-                if not abs(ir[d][j]) > thr_ir:
-                    fails.append(f"|RankICIR| {fmt(abs(ir[d][j]))} <= {thr_ir:g}")
-                out.append("not selected: " + "; ".join(fails))
-    return out
+                low_ic, low_ir = not abs(m[d][j]) > thr_ic, not abs(ir[d][j]) > thr_ir
+                code = ("below_both" if low_ic and low_ir
+                        else "below_rank_ic" if low_ic else "below_rank_icir")
+                extra = {"rank_ic_min": thr_ic, "rank_icir_min": thr_ir}
+            codes.append(code)
+            params.append(encode(code, **stats, **extra))
+    return codes, params
 

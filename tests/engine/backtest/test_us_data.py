@@ -12,7 +12,9 @@ import torch
 
 from engine.backtest import quantile, topk
 from engine.combine import CombineConfig, combine_panel
+from engine.combine.reasons import reason_texts
 from engine.data.panel import build
+from engine.i18n import Translator
 
 
 def classic_factors(close: torch.Tensor) -> torch.Tensor:
@@ -48,7 +50,7 @@ def test_combine_and_backtest_on_us_data(us_file: Path) -> None:
     # would mean leakage
     assert abs(stats["rank_ic"]) < 0.06 and abs(results["equal"].summary()["rank_ic"]) < 0.06
     assert dyn.weights.height == 2 * int(test_days.sum())
-    assert dyn.weights.filter("active")["reason"].str.contains("RankIC").all()
+    assert all("RankIC" in r for r in reason_texts(dyn.weights.filter("active"), Translator()))
 
     res = topk.run(dyn.score, panel, topk.TopKConfig(top_k=50, drop_n=5, trade_at="open"))
     d = res.daily

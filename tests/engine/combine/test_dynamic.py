@@ -9,7 +9,9 @@ from scipy.stats import rankdata
 
 from engine.combine import CombineConfig, combine
 from engine.combine.dynamic import lookback_bounds, window_stats
+from engine.combine.reasons import reason_texts
 from engine.errors import ConfigError
+from engine.i18n import Translator
 
 # ---------------------------------------------------------------------------------------------
 # Naive reference: everything recomputed from the look-back rows for every scored day.
@@ -153,10 +155,12 @@ def test_selection_flips_negative_factors_and_explains_itself() -> None:
     by = {r["factor"]: r for r in last.iter_rows(named=True)}
     assert by["f0"]["active"] and by["f1"]["active"]
     assert by["f1"]["flipped"] and by["f1"]["rank_ic"] < 0 and by["f1"]["coef"] < 0
-    assert "sign flipped" in by["f1"]["reason"] and "of 2" in by["f1"]["reason"]
-    assert not by["f2"]["active"]
-    assert "only the top 2" in by["f2"]["reason"]  # qualifies but beyond n_factors
-    assert by["f4"]["reason"].startswith("not selected: |RankIC|")
+    why = dict(zip(last["factor"], reason_texts(last, Translator("en")), strict=True))
+    assert by["f1"]["reason"] == "selected"
+    assert "sign flipped" in why["f1"] and "of 2" in why["f1"]
+    assert not by["f2"]["active"] and by["f2"]["reason"] == "beyond_top"
+    assert "only the top 2" in why["f2"]  # qualifies but beyond n_factors
+    assert why["f4"].startswith("not selected: |RankIC|")
     assert {by["f0"]["rank"], by["f1"]["rank"]} == {1, 2} and by["f4"]["rank"] is None
     assert res.daily.height == 60 and res.summary()["rank_ic"] > 0.1
 
@@ -171,7 +175,8 @@ def test_fallback_keeps_the_single_best() -> None:
                   score_days=80, config=cfg)
     active = res.weights.filter("active")
     assert active.group_by("date").len()["len"].max() == 1
-    assert active["reason"].str.starts_with("fallback").all()
+    assert (active["reason"] == "fallback").all()
+    assert all(r.startswith("fallback") for r in reason_texts(active, Translator("en")))
     assert res.daily["n_active"].to_list() == [1] * 40
 
 
@@ -184,7 +189,9 @@ def test_early_days_without_history_are_not_scored() -> None:
     # day d has d - 6 look-back days
     assert torch.isnan(res.score[:16]).all() and torch.isfinite(res.score[16]).any()
     first = res.weights.filter(res.weights["date"] == res.weights["date"].min())
-    assert first["reason"][0].startswith("not scored: look-back has 0 days")
+    assert first["reason"][0] == "not_scored"
+    assert reason_texts(first, Translator("en"))[0].startswith(
+        "not scored: the look-back has 0 days")
     assert not first["active"].any()
 
 
