@@ -15,12 +15,20 @@ if str(ROOT) not in sys.path:  # `streamlit run alphaforge_app/app.py` from a so
     sys.path.insert(0, str(ROOT))
 
 from alphaforge_app import auth, sidebar, state  # noqa: E402
-from alphaforge_app.i18n import language_switch, t  # noqa: E402
+from alphaforge_app.i18n import error_text, language_switch, t  # noqa: E402
+from engine.errors import AlphaForgeError  # noqa: E402
+from engine.plugins import load_plugins  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title=t("common.app_name"), page_icon=str(ROOT / "assets" / "logo.png"),
                    layout="wide")
+
+try:
+    load_plugins()  # a plug-in's generators, methods and connectors join the select boxes
+except AlphaForgeError as exc:
+    st.error(error_text(exc))
+    st.stop()
 
 if not auth.allowed():
     st.navigation([st.Page(auth.gate_page, title=t("app.welcome"))], position="hidden").run()

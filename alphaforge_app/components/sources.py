@@ -7,12 +7,17 @@ widgets of this browser session; "remember" puts a database password in the OS k
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import streamlit as st
 
 from alphaforge_app.components.imports import column_mapping, show_report
-from alphaforge_app.i18n import error_text, t
+from alphaforge_app.i18n import error_text, t, translator
+from engine import i18n
 from engine.data import sources
 from engine.data.sources import CONNECTORS, SourceRequest, credentials
+from engine.data.sources.base import SourceField
 from engine.data.validate import ValidationReport
 from engine.errors import AlphaForgeError, DataError
 from engine.store.project import Project
@@ -22,61 +27,89 @@ _URL = "URL"  # the same word in both languages
 _NO_UNIVERSE = "(none)"
 _READ_MODES = ("table", "query")
 _SQL_EXAMPLE = "SELECT date, ticker, open, high, low, close, volume FROM prices"
+_DEFAULT_REQUEST = SourceRequest("")  # field types and defaults a form fills in
 
 
-def _request(kind: str) -> SourceRequest | None:
-    """The widgets of one connector kind -> a request (None until a URL is typed)."""
-    connector = next(c for c in CONNECTORS if c.name == kind)
-    url = st.text_input(_URL, placeholder=connector.example, key=f"{_KEY}url_{kind}",
+def _field_label(field: SourceField) -> str:
+    return t(field.label_key) if i18n.has(field.label_key) else (field.label or field.target)
+
+
+def _field_help(field: SourceField) -> str | None:
+    return t(field.help_key) if field.help_key and i18n.has(field.help_key) else None
+
+
+def _table_or_query(name: str, field: SourceField) -> dict[str, Any]:
+    """A table (listed once "test connection" found them, else typed) or a SELECT."""
+    modes = {m: t(f"sources.read_{m}") for m in _READ_MODES}
+    mode = st.radio(t("sources.read"), _READ_MODES, horizontal=True,
+                    format_func=modes.__getitem__, key=f"{_KEY}mode_{name}")
+    if mode == "query":
+        return {"query": st.text_area(t("sources.query"), key=f"{_KEY}query_{name}",
+                                      placeholder=_SQL_EXAMPLE) or None}
+    known = st.session_state.get(f"{_KEY}tables_{name}") or []
+    label = _field_label(field)
+    table = (st.selectbox(label, known, key=f"{_KEY}table_{name}") if known else
+             st.text_input(label, key=f"{_KEY}tablename_{name}", help=_field_help(field)))
+    return {field.target: table or None}
+
+
+def _table_choice(name: str, field: SourceField) -> dict[str, Any]:
+    """One of the names "test connection" found, or none (a Qlib folder's universe)."""
+    known = st.session_state.get(f"{_KEY}tables_{name}") or []
+    if not known:
+        return {field.target: None}
+    shown = {_NO_UNIVERSE: t("sources.no_universe")}
+    choice = st.selectbox(_field_label(field), [_NO_UNIVERSE, *known],
+                          format_func=lambda u: shown.get(u, u),
+                          key=f"{_KEY}{field.target}_{name}", help=_field_help(field))
+    return {field.target: None if choice == _NO_UNIVERSE else choice}
+
+
+def _numbers(name: str, fields: list[SourceField]) -> dict[str, Any]:
+    """Number inputs side by side, each converted to its request field's unit and type."""
+    values: dict[str, Any] = {}
+    for column, field in zip(st.columns(len(fields)), fields, strict=True):
+        typed = column.number_input(_field_label(field), field.low, field.high, field.default,
+                                    key=f"{_KEY}{field.target}_{name}",
+                                    help=_field_help(field))
+        kind = type(getattr(_DEFAULT_REQUEST, field.target))
+        values[field.target] = kind(typed * field.scale)
+    return values
+
+
+def _request(name: str) -> SourceRequest | None:
+    """The connector's declared inputs -> a request (None until a URL is typed)."""
+    connector = CONNECTORS.get(name)
+    url = st.text_input(_URL, placeholder=connector.example, key=f"{_KEY}url_{name}",
                         help=t("sources.url_help", example=connector.example))
-    table = query = password = token = None
-    timeout, max_mb = 30.0, 1024
-    if connector.kind == "sql":
-        if kind == "postgresql":
-            password = st.text_input(t("sources.password"), type="password", key=f"{_KEY}pw",
-                                     help=t("sources.password_help")) or None
-        modes = {m: t(f"sources.read_{m}") for m in _READ_MODES}
-        mode = st.radio(t("sources.read"), _READ_MODES, horizontal=True,
-                        format_func=modes.__getitem__, key=f"{_KEY}mode_{kind}")
-        if mode == "table":
-            known = st.session_state.get(f"{_KEY}tables_{kind}") or []
-            table = (st.selectbox(t("sources.table"), known, key=f"{_KEY}table_{kind}")
-                     if known else
-                     st.text_input(t("sources.table"), key=f"{_KEY}tablename_{kind}",
-                                   help=t("sources.table_help"))) or None
-        else:
-            query = st.text_area(t("sources.query"), key=f"{_KEY}query_{kind}",
-                                 placeholder=_SQL_EXAMPLE) or None
-    elif connector.kind == "http":
-        token = st.text_input(t("sources.token"), type="password", key=f"{_KEY}token") or None
-        c1, c2 = st.columns(2)
-        timeout = float(c1.number_input(t("sources.timeout"), 1, 600, 30,
-                                        key=f"{_KEY}timeout"))
-        max_mb = int(c2.number_input(t("sources.size_limit"), 1, 65536, 1024,
-                                     key=f"{_KEY}maxmb"))
-    else:
-        known = st.session_state.get(f"{_KEY}tables_{kind}") or []
-        shown = {_NO_UNIVERSE: t("sources.no_universe")}
-        choice = st.selectbox(t("sources.universe"), [_NO_UNIVERSE, *known],
-                              format_func=lambda u: shown.get(u, u),
-                              key=f"{_KEY}universe") if known else _NO_UNIVERSE
-        table = None if choice == _NO_UNIVERSE else choice
+    values: dict[str, Any] = {}
+    numbers = [f for f in connector.fields if f.kind == "number"]
+    for field in connector.fields:
+        if field.kind == "secret":
+            values[field.target] = st.text_input(
+                _field_label(field), type="password", key=f"{_KEY}{field.target}_{name}",
+                help=_field_help(field)) or None
+        elif field.kind == "table_or_query":
+            values.update(_table_or_query(name, field))
+        elif field.kind == "table_choice":
+            values.update(_table_choice(name, field))
+        elif field is numbers[0]:
+            values.update(_numbers(name, numbers))
     if not url:
         return None
-    return SourceRequest(url.strip(), table=table, query=query, password=password, token=token,
-                         timeout=timeout, max_bytes=max_mb << 20)
+    return replace(_DEFAULT_REQUEST, url=url.strip(), **values)
 
 
 def connect_source(project: Project) -> None:
     """Render the "Connect a source" expander for ``project``."""
     with st.expander(t("sources.expander")):
         # Labels fixed when drawn: a format_func must not read the session later.
-        titles = {c.name: t(f"sources.connector_{c.name}") for c in CONNECTORS}
+        titles = CONNECTORS.labels(translator())
         kind = st.selectbox(t("sources.source"), list(titles), key=f"{_KEY}kind",
                             format_func=titles.__getitem__)
         request = _request(kind)
         remember = False
-        if kind == "postgresql":
+        if CONNECTORS.get(kind).keyring_key is not None:
             remember = st.checkbox(t("sources.remember"),
                                    disabled=not credentials.available(), key=f"{_KEY}remember",
                                    help=None if credentials.available() else

@@ -11,6 +11,7 @@ from alphaforge_app.components.charts import show_charts
 from alphaforge_app.i18n import error_text, t, translator
 from engine.backtest.topk import TopKConfig
 from engine.combine.factor_files import factor_set_text, import_factor_set
+from engine.combine.methods import COMBINE_METHODS
 from engine.combine.service import (
     StrategySpec,
     available_factor_sets,
@@ -18,6 +19,7 @@ from engine.combine.service import (
     build_strategy,
     combine_config,
     resolve_factor_set,
+    suggested_test_range,
 )
 from engine.errors import AlphaForgeError
 from engine.expr.builtin_sets import BUILTIN_SETS
@@ -34,7 +36,6 @@ if project is None or not project.dataset_names():
     st.info(t("common.need_dataset"))
     st.stop()
 
-METHODS = ("dynamic", "equal", "static", "icweighted")
 #: Labels are looked up in dicts built now: a format_func may be called after the run.
 PRICES = {p: t(f"combine.price_{p}") for p in ("vwap", "close", "open")}
 
@@ -81,11 +82,12 @@ with build:
                            if default_ds in datasets else 0)
     meta = project.dataset_meta(dataset)
     first, last = dt.date.fromisoformat(meta.start), dt.date.fromisoformat(meta.end)
-    suggested = first + (last - first) * 0.7
+    suggested = suggested_test_range(project, dataset, factor_set)
     with st.form("build"):
         c1, c2 = st.columns(2)
-        method = c1.selectbox(t("combine.method"), METHODS,
-                              format_func={m: t(f"combine.method_{m}") for m in METHODS}.get,
+        methods = COMBINE_METHODS.labels(translator())  # the registry is the list
+        method = c1.selectbox(t("combine.method"), list(methods),
+                              format_func=methods.__getitem__,
                               help=t("combine.method_help"))
         # no default value: a default that follows the method would give the widget a new
         # identity (and drop the typed name) whenever the method changes
@@ -93,7 +95,7 @@ with build:
                               placeholder=t("combine.strategy_name_placeholder",
                                             source=slugify(source)),
                               help=t("combine.strategy_name_help"))
-        test = st.date_input(t("combine.test_period"), (suggested, last), min_value=first,
+        test = st.date_input(t("combine.test_period"), suggested, min_value=first,
                              max_value=last, help=t("combine.test_period_help"))
         c3, c4, c5 = st.columns(3)
         window = c3.number_input(t("combine.window"), 20, 5000, 250,

@@ -12,16 +12,17 @@ from alphaforge_app.cache import factor_detail
 from alphaforge_app.components.dates import date_range
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import error_text, t, translator
+from engine.device import DEVICES
 from engine.errors import AlphaForgeError
 from engine.expr.mathtext import readable
 from engine.mining import worker
 from engine.mining.config import MiningConfig, preset
-from engine.mining.zoo import FactorSet
+from engine.mining.presets import PRESETS
+from engine.mining.split import suggested_ranges
+from engine.mining.strategies import miner_labels
 from engine.report import figures, series
-from engine.store import atomic
 from engine.store.bundle import bundle_bytes
 from engine.store.project import read_progress
-from engine.store.records import RunRecord
 
 st.title(t("mining.title"))
 project = state.current_project(state.is_single_user())
@@ -29,24 +30,26 @@ if project is None or not project.dataset_names():
     st.info(t("common.need_dataset"))
     st.stop()
 
-GENERATORS = ("cnn", "lstm", "gru", "transformer", "gp", "random")
 FITNESS = {"ic": "IC", "rank_ic": "RankIC", "icir": "ICIR", "rank_icir": "RankICIR"}
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRESETS = ("laptop", "paper")
+# Labels fixed when drawn (a format_func must not read the session later); the registries
+# are the lists, so a plug-in's generator, preset or device shows up here by itself.
+GENERATOR_LABELS = miner_labels(translator())
+PRESET_LABELS = PRESETS.labels(translator())
+DEVICE_LABELS = DEVICES.labels(translator())
 
 with st.sidebar.form("mine"):
     st.markdown(t("mining.new_run_heading"))
     dataset = st.selectbox(t("mining.dataset"), project.dataset_names())
     meta = project.dataset_meta(dataset)
     first, last = dt.date.fromisoformat(meta.start), dt.date.fromisoformat(meta.end)
-    span = last - first
-    generator = st.selectbox(t("mining.generator"), GENERATORS,
-                             format_func={g: t(f"mining.generator_{g}") for g in GENERATORS}.get,
+    suggested_train, suggested_valid, _ = suggested_ranges(project, dataset)
+    generator = st.selectbox(t("mining.generator"), list(GENERATOR_LABELS),
+                             format_func=GENERATOR_LABELS.__getitem__,
                              help=t("mining.generator_help"))
     fitness = st.selectbox(t("mining.fitness"), list(FITNESS), format_func=FITNESS.get,
                            help=t("mining.fitness_help"))
-    preset_name = st.selectbox(t("mining.preset"), PRESETS, format_func={
-                                   p: t(f"mining.preset_{p}") for p in PRESETS}.get,
+    preset_name = st.selectbox(t("mining.preset"), list(PRESET_LABELS),
+                               format_func=PRESET_LABELS.__getitem__,
                                help=t("mining.preset_help"))
     rounds = st.slider(t("mining.rounds"), 1, 50, 5, help=t("mining.rounds_help"))
     minutes = st.slider(t("mining.minutes"), 1, 120, 5, help=t("mining.minutes_help"))
@@ -54,13 +57,13 @@ with st.sidebar.form("mine"):
                         help=t("mining.use_time_limit_help"))
     zoo_size = st.number_input(t("mining.zoo_size"), 1, 200, 20, help=t("mining.zoo_size_help"))
     corr = st.slider(t("mining.corr"), 0.3, 0.95, 0.7, 0.05, help=t("mining.corr_help"))
-    train = date_range(t("mining.train_dates"), (first, first + span * 0.7),
+    train = date_range(t("mining.train_dates"), suggested_train,
                        min_value=first, max_value=last, help=t("mining.train_help"))
-    valid = date_range(t("mining.valid_dates"), (first + span * 0.72, first + span * 0.85),
+    valid = date_range(t("mining.valid_dates"), suggested_valid,
                        min_value=first, max_value=last, help=t("mining.valid_help"))
     seed = st.number_input(t("mining.seed"), 0, 2**31 - 1, 0, help=t("mining.seed_help"))
-    device = st.selectbox(t("mining.device"), DEVICES,
-                          format_func={d: t(f"mining.device_{d}") for d in DEVICES}.get,
+    device = st.selectbox(t("mining.device"), list(DEVICE_LABELS),
+                          format_func=DEVICE_LABELS.__getitem__,
                           help=t("mining.device_help"))
     start = st.form_submit_button(t("mining.start"), type="primary")
 
@@ -85,18 +88,7 @@ if not runs:
     st.stop()
 
 
-def _status(record: RunRecord, alive: bool | None = None) -> str:
-    """The run's status, 'stopped' when its record says running but no worker is alive
-    (the machine slept, the process was killed): such a run is resumable. ``alive`` is
-    looked up when not given (only running records need it)."""
-    if record.status != "running":
-        return record.status
-    if alive is None:
-        alive = worker.worker_pid(project, record.run_id) is not None
-    return "running" if alive else "stopped"
-
-
-statuses = {r.run_id: _status(r) for r in runs}
+statuses = {r.run_id: worker.run_status(project, r) for r in runs}
 ids = list(statuses)
 chosen = st.session_state.get("af_run")
 run_id = st.selectbox(t("mining.run"), ids, index=ids.index(chosen) if chosen in ids else 0,
@@ -148,7 +140,7 @@ def monitor() -> None:
     record = project.run_record(run_id)
     events = read_progress(project, run_id)
     alive = worker.worker_pid(project, run_id) is not None
-    status = _status(record, alive)
+    status = worker.run_status(project, record, alive=alive)
     if status != page_status:  # finished, failed or stopped: redraw the zoo and the buttons
         st.rerun()
     c1, c2, c3, c4 = st.columns(4)
@@ -203,8 +195,7 @@ def monitor() -> None:
 
 monitor()
 
-zoo_file = project.run_dir(run_id) / worker.ZOO_FILE
-zoo = FactorSet.from_dict(atomic.read_json(zoo_file)) if zoo_file.exists() else None
+zoo = worker.read_zoo(project, run_id)
 if zoo is not None and zoo.factors:
     st.subheader(t("mining.zoo_heading", count=len(zoo.factors)))
     labels = series.factor_labels(zoo.formulas)

@@ -27,6 +27,7 @@ from engine.cli import (
 )
 from engine.cli.common import Output
 from engine.errors import AlphaForgeError, DataError
+from engine.plugins import load_plugins
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
@@ -56,6 +57,11 @@ def _print_json(data: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        load_plugins()  # before the parser: a plug-in's names are valid choices
+    except AlphaForgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
+from engine.plugins import ENV
 
 if TYPE_CHECKING:  # the registry is read by the CLI's parser: no torch import at start-up
     from engine.data.panel import Panel
@@ -100,7 +101,11 @@ def run_ray(panel: Panel, spec: SweepSpec, todo: Sequence[Cell], workers: int,
     try:
         from engine.mining.sweep import run_cell
 
-        remote = ray.remote(num_cpus=1)(run_cell)
+        # a cell's worker loads the driver's plug-ins too (Ray workers do not share its env)
+        options: dict[str, Any] = {"num_cpus": 1}
+        if os.environ.get(ENV):
+            options["runtime_env"] = {"env_vars": {ENV: os.environ[ENV]}}
+        remote = ray.remote(**options)(run_cell)
         ref = ray.put(panel)
         limit = max(1, workers)
         queue = list(todo)

@@ -169,7 +169,9 @@ def run_cell(panel: Panel, spec: SweepSpec, cell: Cell) -> dict[str, Any]:
     backtest the test year: a JSON-able record. Runs on one torch thread, so a cell gives
     the same record on any executor."""
     from engine.mining.loop import mine
+    from engine.plugins import load_plugins
 
+    load_plugins()  # a cell may run in a process of its own (pool, Ray)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -39,6 +39,7 @@ from engine.mining import loop
 from engine.mining.config import MiningConfig
 from engine.mining.session import MiningCancelled, ProgressCallback, Session
 from engine.mining.zoo import Factor, FactorSet, save_factor_set
+from engine.plugins import load_plugins
 from engine.process import pid_alive
 from engine.store import atomic
 from engine.store.project import Project, append_progress
@@ -324,6 +325,7 @@ def main(argv: Sequence[str] | None = None, *,
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
+        load_plugins()  # the run may name a plug-in's generator or strategy
         project = Project.open(args.project)
         result = run(project, args.run, resume=args.resume, progress_cb=progress_cb)
     except AlphaForgeError as exc:

@@ -122,3 +122,14 @@ def test_own_formulas_are_checked_then_saved(home: Path) -> None:
     assert any("Saved factor set 'my-factors': 2 formulas" in s.value for s in at.success)
     at.run(timeout=120)
     assert "my-factors" in at.selectbox[0].options
+
+
+def test_default_test_period_is_the_splits(home: Path) -> None:
+    """Classic factors come from no run: the test period opens on suggest_split's."""
+    from engine.mining.split import suggested_ranges
+
+    project, _, _ = ensure_demo(home / "projects" / "demo",
+                                SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(AppTest.from_file(APP, default_timeout=120))
+    _, _, test = suggested_ranges(project, "demo")
+    assert at.date_input[0].value == test

@@ -165,3 +165,16 @@ def test_start_without_time_limit_records_no_time_budget(home: Path,
     assert not at.exception, at.exception
     assert len(started) == 1
     assert started[0].time_budget_s is None and started[0].max_rounds == 5
+
+
+def test_default_dates_are_the_runs_own_split(home: Path) -> None:
+    """The form opens on suggest_split's ranges (horizon + 1 trading days apart), not on
+    fractions of the calendar."""
+    from engine.mining.split import suggested_ranges
+    from engine.store.project import Project
+
+    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(home)
+    train, valid, _ = suggested_ranges(Project.open(home / "projects" / "demo"), "demo")
+    shown = [d.value for d in at.sidebar.date_input]
+    assert shown[:4] == [*train, *valid]

@@ -3,7 +3,9 @@
 Every connector turns a URL (plus a table or a SELECT for databases) into a raw table that goes
 through ``validate.check`` like an uploaded file, so the same data gives the same canonical
 frame and the same dataset content hash whichever way it arrives. A new connector is one module
-with a ``CONNECTOR`` record and one line in :data:`CONNECTORS`.
+with a ``CONNECTOR`` record and one ``CONNECTORS.register(CONNECTOR)`` line; the record declares
+the inputs its form needs (:class:`~engine.data.sources.base.SourceField`), so the app's
+"Connect a source" form is drawn from it.
 
     sqlite:///abs/path.db           duckdb:///abs/path.duckdb
     postgresql://user@host:5432/db  http(s)://host/prices.csv|.parquet|.json
@@ -29,14 +31,15 @@ from engine.data.sources.base import (
 )
 from engine.data.validate import Dataset, check
 from engine.errors import DataError
+from engine.registry import Registry
 
-CONNECTORS: tuple[Connector, ...] = (
+CONNECTORS: Registry[Connector] = Registry("data source", "source", (
     sqlite.CONNECTOR,
     duckdb.CONNECTOR,
     postgresql.CONNECTOR,
     http.CONNECTOR,
     qlib.CONNECTOR,
-)
+))
 
 #: asks the user for a password; gets the prompt text, returns None when the user gives up
 AskPassword = Callable[[str], "str | None"]
@@ -45,10 +48,10 @@ AskPassword = Callable[[str], "str | None"]
 def connector_for(url: str) -> Connector:
     """The connector whose scheme the URL uses, or a DataError listing the supported ones."""
     scheme = scheme_of(url)
-    for connector in CONNECTORS:
+    for connector in CONNECTORS.entries():
         if scheme in connector.schemes:
             return connector
-    examples = ", ".join(c.example for c in CONNECTORS)
+    examples = ", ".join(c.example for c in CONNECTORS.entries())
     shown = redact_url(url) if scheme else url.strip()[:60]
     raise DataError(f"{shown}: unsupported source '{scheme or '(no scheme)'}'; use one of: "
                     f"{examples}")
@@ -113,10 +116,12 @@ def load(request: SourceRequest, *, horizon: int = 20,
 
 
 def remember_password(request: SourceRequest) -> bool:
-    """Keep the request's database password in the OS keyring (False where there is none)."""
-    if not request.password or connector_for(request.url) is not postgresql.CONNECTOR:
+    """Keep the request's password in the OS keyring (False where there is none, or where the
+    connector does not remember passwords)."""
+    keyring_key = connector_for(request.url).keyring_key
+    if not request.password or keyring_key is None:
         return False
-    return credentials.store(postgresql.keyring_key(request), request.password)
+    return credentials.store(keyring_key(request), request.password)
 
 
 def default_name(request: SourceRequest) -> str:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import polars as pl
@@ -87,6 +87,34 @@ class SourceRequest:
         return tuple(s for s in found if s and len(s) >= 3)
 
 
+#: What a form input asks for: a secret (password field), a number, a table or a SELECT (SQL
+#: sources: a table from the list found by "test connection", or a typed query), or one of the
+#: names "test connection" found (a Qlib universe; may stay empty).
+FieldKind = Literal["secret", "number", "table_or_query", "table_choice"]
+
+
+@dataclass(frozen=True)
+class SourceField:
+    """One input a connector's form needs, declared by the connector; the app draws the form
+    from these declarations (so a connector that needs a new input edits no UI code).
+
+    ``target``: the :class:`SourceRequest` field it fills (``table_or_query`` fills ``table``
+    or ``query``). ``label_key`` / ``help_key``: catalogue keys (a plug-in without catalogue
+    entries may give ``label`` instead). Numbers: ``default`` within ``low``..``high``,
+    shown in units of ``scale`` (the size limit in MiB fills ``max_bytes``).
+    """
+
+    kind: FieldKind
+    target: str
+    label_key: str = ""
+    help_key: str = ""
+    label: str = ""
+    default: float = 0
+    low: float = 0
+    high: float = 0
+    scale: int = 1
+
+
 @dataclass(frozen=True)
 class Connector:
     """One registry entry (see ``engine.data.sources.CONNECTORS``).
@@ -94,16 +122,34 @@ class Connector:
     read(request, limit):  rows as a RawTable; ``limit`` = at most that many rows (preview).
     tables(request):       tables/views a user may pick (empty for non-SQL sources).
     probe(request):        connect and describe what is there, for the test-connection button.
+    fields:                the form's inputs beyond the URL, in order.
+    keyring_key(request):  the name a password is kept under in the OS keyring, for a
+                           connector that may remember one (None: never offered).
     """
 
     name: str
     schemes: tuple[str, ...]
     title: str
     example: str
-    kind: str  # "sql" | "http" | "folder"
     read: Callable[[SourceRequest, int | None], RawTable]
     tables: Callable[[SourceRequest], list[str]]
     probe: Callable[[SourceRequest], str]
+    fields: tuple[SourceField, ...] = ()
+    keyring_key: Callable[[SourceRequest], str] | None = None
+
+    @property
+    def label_key(self) -> str:
+        return f"sources.connector_{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.title
+
+
+#: The inputs every SQL connector shares: a table (listed once connected) or a SELECT.
+SQL_FIELDS: tuple[SourceField, ...] = (
+    SourceField("table_or_query", "table", "sources.table", "sources.table_help"),
+)
 
 
 def scheme_of(url: str) -> str:

@@ -14,6 +14,7 @@ import polars as pl
 
 from engine.data.io import RawTable
 from engine.data.sources.base import (
+    SQL_FIELDS,
     Connector,
     SourceRequest,
     decimals_to_float,
@@ -94,5 +95,6 @@ def probe(request: SourceRequest) -> str:
 
 CONNECTOR = Connector(
     name="duckdb", schemes=("duckdb",), title="DuckDB file",
-    example="duckdb:///path/to/prices.duckdb", kind="sql", read=read, tables=tables, probe=probe,
+    example="duckdb:///path/to/prices.duckdb", read=read, tables=tables, probe=probe,
+    fields=SQL_FIELDS,
 )

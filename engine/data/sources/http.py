@@ -27,7 +27,14 @@ import polars as pl
 
 from engine.data import io as file_io
 from engine.data.io import RawTable
-from engine.data.sources.base import Connector, SourceRequest, fail, redact_url, with_rows
+from engine.data.sources.base import (
+    Connector,
+    SourceField,
+    SourceRequest,
+    fail,
+    redact_url,
+    with_rows,
+)
 from engine.errors import DataError
 
 CHUNK = 1 << 16
@@ -225,6 +232,9 @@ def probe(request: SourceRequest) -> str:
 
 CONNECTOR = Connector(
     name="http", schemes=("http", "https"), title="HTTP endpoint (CSV, Parquet or JSON)",
-    example="http://127.0.0.1:8000/prices.csv", kind="http", read=read, tables=tables,
-    probe=probe,
+    example="http://127.0.0.1:8000/prices.csv", read=read, tables=tables, probe=probe,
+    fields=(SourceField("secret", "token", "sources.token"),
+            SourceField("number", "timeout", "sources.timeout", default=30, low=1, high=600),
+            SourceField("number", "max_bytes", "sources.size_limit", default=1024, low=1,
+                        high=65536, scale=1 << 20)),
 )

@@ -17,8 +17,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from engine.data.io import RawTable
 from engine.data.sources import credentials
 from engine.data.sources.base import (
+    SQL_FIELDS,
     Connector,
     PasswordRequired,
+    SourceField,
     SourceRequest,
     fail,
     rows_to_table,
@@ -140,6 +142,8 @@ def probe(request: SourceRequest) -> str:
 
 CONNECTOR = Connector(
     name="postgresql", schemes=("postgresql", "postgres"), title="PostgreSQL server",
-    example="postgresql://user@127.0.0.1:5432/market", kind="sql", read=read, tables=tables,
-    probe=probe,
+    example="postgresql://user@127.0.0.1:5432/market", read=read, tables=tables, probe=probe,
+    fields=(SourceField("secret", "password", "sources.password", "sources.password_help"),
+            *SQL_FIELDS),
+    keyring_key=keyring_key,
 )

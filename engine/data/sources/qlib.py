@@ -33,6 +33,7 @@ from engine.data.io import RawTable
 from engine.data.schema import DATE, TICKER, UNIVERSE
 from engine.data.sources.base import (
     Connector,
+    SourceField,
     SourceRequest,
     fail,
     local_path,
@@ -237,6 +238,6 @@ def probe(request: SourceRequest) -> str:
 
 CONNECTOR = Connector(
     name="qlib", schemes=("qlib",), title="Qlib data folder",
-    example="qlib:///path/to/qlib_data/cn_data?universe=csi300", kind="folder", read=read,
-    tables=tables, probe=probe,
+    example="qlib:///path/to/qlib_data/cn_data?universe=csi300", read=read,
+    tables=tables, probe=probe, fields=(SourceField("table_choice", "table", "sources.universe"),),
 )

@@ -14,7 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 from engine.data.io import RawTable
-from engine.data.sources.base import Connector, SourceRequest, fail, local_path, rows_to_table
+from engine.data.sources.base import (
+    SQL_FIELDS,
+    Connector,
+    SourceRequest,
+    fail,
+    local_path,
+    rows_to_table,
+)
 from engine.data.sources.sql import FORBIDDEN_FUNCTIONS, build_statement
 
 DIALECT = "sqlite"
@@ -87,5 +94,5 @@ def probe(request: SourceRequest) -> str:
 
 CONNECTOR = Connector(
     name="sqlite", schemes=("sqlite",), title="SQLite file", example="sqlite:///path/to/prices.db",
-    kind="sql", read=read, tables=tables, probe=probe,
+    read=read, tables=tables, probe=probe, fields=SQL_FIELDS,
 )

@@ -14,12 +14,29 @@ from engine.errors import DataError
 
 
 def test_every_connector_is_registered_once() -> None:
-    names = [c.name for c in CONNECTORS]
-    assert names == ["sqlite", "duckdb", "postgresql", "http", "qlib"]
-    schemes = [s for c in CONNECTORS for s in c.schemes]
+    assert CONNECTORS.names() == ("sqlite", "duckdb", "postgresql", "http", "qlib")
+    schemes = [s for c in CONNECTORS.entries() for s in c.schemes]
     assert len(schemes) == len(set(schemes))
-    for connector in CONNECTORS:
+    for connector in CONNECTORS.entries():
         assert connector_for(connector.example) is connector
+
+
+def test_declared_form_fields_fill_request_fields() -> None:
+    """Every input a connector declares fills a SourceRequest field and has catalogue text
+    (the form is drawn from these declarations)."""
+    from dataclasses import fields
+
+    from engine import i18n
+
+    request_fields = {f.name for f in fields(SourceRequest)}
+    for connector in CONNECTORS.entries():
+        assert i18n.has(connector.label_key), connector.name
+        for field in connector.fields:
+            assert field.target in request_fields, (connector.name, field)
+            assert i18n.has(field.label_key), (connector.name, field.label_key)
+    assert [f.kind for f in CONNECTORS.get("postgresql").fields] == ["secret", "table_or_query"]
+    assert CONNECTORS.get("postgresql").keyring_key is not None
+    assert all(CONNECTORS.get(n).keyring_key is None for n in ("sqlite", "http", "qlib"))
 
 
 @pytest.mark.parametrize(("url", "name"), [
