@@ -2,9 +2,8 @@
 
 The weights frame stores the code in ``reason`` and its numbers as JSON in ``reason_params``,
 so the words are chosen when someone reads them (``combine.reason.<code>`` in the reader's
-language) and not frozen in English when the strategy is built. Weights saved before codes,
-and the static combiners' reasons, hold English text with no parameters: they are shown as
-they are.
+language) and not frozen in English when the strategy is built. Weights saved before codes, and a
+plug-in method's own reasons, hold text with no parameters: they are shown as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +29,11 @@ CODES: dict[str, tuple[str, ...]] = {
     "below_rank_ic": ("rank_ic", "rank_ic_min"),
     "below_rank_icir": ("rank_icir", "rank_icir_min"),
     "below_both": ("rank_ic", "rank_ic_min", "rank_icir", "rank_icir_min"),
+    # static combiners: the same reason on every day, with the training statistics
+    "static_equal": ("ic", "rank_ic"),
+    "static_icweighted": ("ic", "rank_ic"),
+    "static_ols": ("days", "ic", "rank_ic"),
+    "static_zero": ("ic", "rank_ic"),
 }
 #: Parameters shown as absolute values (the thresholds apply to |RankIC| and |RankICIR|).
 _ABSOLUTE = {"below_rank_ic", "below_rank_icir", "below_both"}
@@ -69,8 +73,9 @@ def reason_text(reason: str | None, params: str | None, t: Translator) -> str:
     absolute = reason in _ABSOLUTE
     shown = {name: _shown(values.get(name), t, absolute) for name in CODES[reason]}
     text = t(f"combine.reason.{reason}", **shown)
-    if values.get("flipped"):
-        text += t("combine.reason.flipped")
+    if values.get("flipped"):  # the static methods flip on the training IC, dynamic on RankIC
+        text += t("combine.reason.flipped_ic" if reason.startswith("static_")
+                  else "combine.reason.flipped")
     return text
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import polars as pl
 import torch
 
 from engine.combine.base import (
@@ -25,11 +26,11 @@ from engine.combine.base import (
     Prepared,
     apply_weights,
     design_sums,
-    fmt,
     mega_daily,
     solve_subsets,
     weights_frame,
 )
+from engine.combine.reasons import CODES, PARAMS_COLUMN, encode
 from engine.errors import ConfigError
 from engine.metrics.factor import summarize
 
@@ -55,7 +56,9 @@ def effective_train(prep: Prepared, days: np.ndarray, train: np.ndarray,
 
 
 #: A static weighting: (prepared, usable training days, mean training IC [K]) ->
-#: (intercept, coefficients [K], how the weights were made — the reasons' first part).
+#: (intercept, coefficients [K], how the weights were made). ``how`` is a reason code of
+#: :data:`engine.combine.reasons.CODES` (worded when read, in the reader's language) or, for a
+#: plug-in's weighting, plain text shown as it is.
 Weighting = Callable[[Prepared, np.ndarray, torch.Tensor], tuple[torch.Tensor, torch.Tensor, str]]
 
 
@@ -66,13 +69,12 @@ def _zero() -> torch.Tensor:
 def equal_weights(_prep: Prepared, _usable: np.ndarray, mean_ic: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, str]:
     sign = torch.sign(mean_ic)
-    return _zero(), sign / max(int((sign != 0).sum()), 1), "equal weight, sign of the training IC"
+    return _zero(), sign / max(int((sign != 0).sum()), 1), "static_equal"
 
 
 def ic_weights(_prep: Prepared, _usable: np.ndarray, mean_ic: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, str]:
-    return (_zero(), mean_ic / mean_ic.abs().sum().clamp(min=1e-300),
-            "IC-weighted: training IC / sum of |training IC|")
+    return _zero(), mean_ic / mean_ic.abs().sum().clamp(min=1e-300), "static_icweighted"
 
 
 def ols_weights(prep: Prepared, usable: np.ndarray, _mean_ic: torch.Tensor
@@ -80,7 +82,7 @@ def ols_weights(prep: Prepared, usable: np.ndarray, _mean_ic: torch.Tensor
     gram, rhs = design_sums(prep, usable)
     use = torch.ones(1, prep.n_factors + 1, dtype=torch.bool)
     sol = solve_subsets(gram.sum(0, keepdim=True), rhs.sum(0, keepdim=True), use)[0]
-    return sol[0], sol[1:], f"static OLS on {int(usable.sum())} training days"
+    return sol[0], sol[1:], "static_ols"
 
 
 def fit_equal(prep: Prepared, days: np.ndarray, train: np.ndarray,
@@ -96,6 +98,24 @@ def fit_icweighted(prep: Prepared, days: np.ndarray, train: np.ndarray,
 def fit_ols(prep: Prepared, days: np.ndarray, train: np.ndarray,
             config: CombineConfig) -> CombinationResult:
     return fit(prep, days, train, config, ols_weights)
+
+
+def _reasons(how: str, active: torch.Tensor, flipped: torch.Tensor, ic: torch.Tensor,
+             rank_ic: torch.Tensor, n_train: int) -> tuple[list[str], list[str | None]]:
+    """Each factor's reason (the same on every scored day): the weighting's code, or
+    ``static_zero`` for a factor it gave no weight, with the training statistics."""
+    reasons: list[str] = []
+    params: list[str | None] = []
+    for j in range(len(active)):
+        code = how if active[j] else "static_zero"
+        if code not in CODES:  # a plug-in's own words
+            reasons.append(how if active[j] else f"weight 0 ({how})")
+            params.append(None)
+            continue
+        reasons.append(code)
+        params.append(encode(code, ic=float(ic[j]), rank_ic=float(rank_ic[j]), days=n_train,
+                             flipped=bool(flipped[j])))
+    return reasons, params
 
 
 def fit(prep: Prepared, days: np.ndarray, train: np.ndarray, config: CombineConfig,
@@ -119,14 +139,7 @@ def fit(prep: Prepared, days: np.ndarray, train: np.ndarray, config: CombineConf
     rank[order] = torch.arange(1, k + 1)
     rank = torch.where(active, rank, 0)
     flipped = active & (mean_ic < 0)
-    reasons = []
-    for j in range(k):
-        stats = f"training IC {fmt(float(ic.mean[j]))}, RankIC {fmt(float(ric.mean[j]))}"
-        if active[j]:
-            flip = ", sign flipped (negative IC)" if flipped[j] else ""
-            reasons.append(f"{how}; {stats}{flip}")
-        else:
-            reasons.append(f"weight 0 ({how}); {stats}")
+    reasons, params = _reasons(how, active, flipped, ic.mean, ric.mean, int(usable.sum()))
 
     def per_day(x: torch.Tensor) -> np.ndarray:
         return x.unsqueeze(0).expand(d, *x.shape).numpy()
@@ -141,7 +154,7 @@ def fit(prep: Prepared, days: np.ndarray, train: np.ndarray, config: CombineConf
         "rank_ic": per_day(ric.mean),
         "rank_icir": per_day(ric.ir),
         "rank": per_day(rank),
-    }, reasons * d)
+    }, reasons * d).with_columns(pl.Series(PARAMS_COLUMN, params * d, dtype=pl.Utf8))
     return CombinationResult(
         config=config,
         names=prep.names,

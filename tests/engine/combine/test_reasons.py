@@ -1,5 +1,5 @@
 """The dynamic combiner's reasons: codes with parameters, worded in the reader's language;
-reasons saved as English text (before codes, or by a static combiner) shown as they are."""
+reasons saved as English text (before codes, or by a plug-in method) shown as they are."""
 
 from __future__ import annotations
 

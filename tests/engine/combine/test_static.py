@@ -8,11 +8,14 @@ import pytest
 import torch
 
 from engine.combine import COMBINE_METHODS, CombineConfig, combine
+from engine.combine.reasons import reason_texts
 from engine.errors import ConfigError
 from engine.expr.xsection import zscore
+from engine.i18n import Translator
 from engine.metrics.factor import daily_ic
 from tests.engine.combine.test_dynamic import planted
 
+EN = Translator("en")
 K, T, N = 5, 120, 50
 DATES = np.arange(T).astype("datetime64[D]")
 NAMES = [f"f{i}" for i in range(K)]
@@ -80,14 +83,15 @@ def test_static_ols_matches_pooled_lstsq_on_training_rows() -> None:
     np.testing.assert_allclose(coef_of(res), sol[1:], rtol=1e-7, atol=1e-10)
     first = res.weights.filter(res.weights["date"] == res.weights["date"].min())
     assert first["intercept"][0] == pytest.approx(sol[0], rel=1e-7, abs=1e-10)
-    assert "static OLS on 76 training days" in first["reason"][0]
+    assert "static OLS on 76 training days" in reason_texts(first, EN)[0]
+    assert "정적 OLS" in reason_texts(first, Translator("ko"))[0]
 
 
 def test_training_days_too_close_to_the_test_are_dropped() -> None:
     train = np.zeros(T, dtype=bool)
     train[:80] = True  # up to the day before the first scored day
     _, _, res = fit("static", train_days=train)
-    assert "on 76 training days" in res.weights["reason"][0]
+    assert "on 76 training days" in reason_texts(res.weights.head(1), EN)[0]
 
 
 def test_too_few_training_days_is_an_error_that_says_why() -> None:
