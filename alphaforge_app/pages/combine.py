@@ -161,6 +161,23 @@ with view:
     with st.expander(t("combine.factor_labels")):
         for formula, label in labels.items():
             st.markdown(f"**{label}** `{formula}`")
+    weights = strategy.table("weights")
+    days = weights.get_column("date").unique().sort().to_list()
+    if days:
+        with st.expander(t("combine.why_title")):
+            day = st.select_slider(t("combine.why_day"), days, value=days[-1],
+                                   format_func=tr.date, key="af_why_day",
+                                   help=t("combine.why_help"))
+            st.dataframe(series.day_reasons(weights, labels, day, tr), hide_index=True,
+                         use_container_width=True, column_config={
+                             "label": st.column_config.TextColumn(t("reports.col_label")),
+                             "active": st.column_config.CheckboxColumn(t("combine.why_active")),
+                             "coef": st.column_config.NumberColumn(t("combine.why_weight"),
+                                                                   format="%.4f"),
+                             "rank": st.column_config.NumberColumn(t("combine.why_rank")),
+                             "reason": st.column_config.TextColumn(t("combine.why_reason"),
+                                                                   width="large"),
+                         })
 
 with backtest:
     with st.form("backtest"):

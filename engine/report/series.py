@@ -7,6 +7,7 @@ and the PDF report derive it the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from engine.combine.reasons import reason_texts
 from engine.expr.gloss import gloss
 from engine.expr.mathtext import readable
 from engine.i18n import Translator
@@ -111,6 +113,18 @@ def factor_table(weights: pl.DataFrame, labels: dict[str, str],
     return order.join(stats, on="factor", how="left").select(
         "label", "readable", *(["meaning"] if t else []), pl.col("factor").alias("formula"),
         "active_share", "mean_abs_weight", "days_flipped")
+
+
+def day_reasons(weights: pl.DataFrame, labels: dict[str, str], day: dt.date,
+                t: Translator) -> pl.DataFrame:
+    """Why each factor is (not) active on ``day``: label, active, weight, rank and the
+    combiner's reason in ``t``'s language, in the strategy's factor order."""
+    rows = weights.filter(pl.col("date") == day)
+    order = pl.DataFrame({"factor": list(labels), "label": list(labels.values()),
+                          "_order": list(range(len(labels)))})
+    rows = rows.with_columns(pl.Series("reason_text", reason_texts(rows, t), dtype=pl.Utf8))
+    return order.join(rows, on="factor", how="inner").sort("_order").select(
+        "label", "active", "coef", "rank", pl.col("reason_text").alias("reason"))
 
 
 METRIC_ROWS: tuple[tuple[str, str, str], ...] = (

@@ -36,6 +36,10 @@ def test_build_and_backtest(home: Path) -> None:
     assert any("saved: RankIC" in s.value for s in at.success), [e.value for e in at.error]
     assert any(m.label == "RankIC" for m in at.metric)
     assert any("No backtest yet" in i.value for i in at.info)
+    # why each factor is active on the chosen day (last by default), in words
+    why = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+    assert len(why) > 0 and why["reason"].str.len().min() > 0
+    assert not why["reason"].str.fullmatch(r"[a-z_]+").any()  # worded, not the bare code
     at.button(key="FormSubmitter:backtest-Run backtest").click()
     at.run(timeout=180)
     assert not at.exception, at.exception
