@@ -140,13 +140,13 @@ class Registry(Generic[E]):
         """name -> label, in registry order (a select box's ``format_func``)."""
         return {name: self.label(name, t) for name in self._entries}
 
-    def markdown_table(self, t: i18n.Translator | None = None,
-                       extra: dict[str, tuple[str, ...]] | None = None) -> str:
-        """A docs table of the entries (name, label, and ``extra`` columns by name)."""
-        extra = extra or {}
-        head = ["name", "label", *extra]
+    def markdown_table(self, columns: dict[str, Callable[[E], str]] | None = None) -> str:
+        """A docs table: name, English label, and ``columns`` (header -> cell of an entry)."""
+        columns = columns or {}
+        head = ["name", "label", *columns]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for i, name in enumerate(self._entries):
-            cells = [f"`{name}`", self.label(name, t)] + [col[i] for col in extra.values()]
+        for entry in self._entries.values():
+            cells = [f"`{entry.name}`", self.label(entry.name),
+                     *(cell(entry) for cell in columns.values())]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return "\n".join(lines)

@@ -85,7 +85,7 @@ def make_strategy(session: Session) -> Strategy:
     plug-in's), else the generative-predictive loop around the named neural generator."""
     name = session.config.generator
     if name in STRATEGIES:
-        return STRATEGIES.get(name).build(session)
+        return STRATEGIES.get(name).make(session)
     return NeuralMiner(session)
 
 

@@ -10,14 +10,13 @@ offers (config validation, ``alphaforge mine --generator``, the Mining page, swe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine import i18n
 from engine.errors import ConfigError
 from engine.mining.generators import GENERATORS
-from engine.registry import Registry
+from engine.registry import Ref, Registry, resolve
 
 if TYPE_CHECKING:
     from engine.mining.loop import Strategy
@@ -26,30 +25,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StrategyEntry:
-    """One strategy: ``build(session)`` makes it for a run (imported lazily by the built-ins,
-    whose modules import the session)."""
+    """One strategy: ``build`` (the class or ``"module:Class"``, imported when a run starts:
+    the built-ins' module imports the session) makes it from the run's session."""
 
     name: str
     label_key: str
-    build: Callable[[Session], Strategy]
+    build: Ref
     label: str = ""
 
-
-def _gp(session: Session) -> Strategy:
-    from engine.mining.baselines import GeneticProgramming
-
-    return GeneticProgramming(session)
-
-
-def _random(session: Session) -> Strategy:
-    from engine.mining.baselines import RandomSearch
-
-    return RandomSearch(session)
+    def make(self, session: Session) -> Strategy:
+        strategy: Strategy = resolve(self.build)(session)
+        return strategy
 
 
 STRATEGIES: Registry[StrategyEntry] = Registry("strategy", "generator", (
-    StrategyEntry("gp", "mining.generator_gp", _gp),
-    StrategyEntry("random", "mining.generator_random", _random),
+    StrategyEntry("gp", "mining.generator_gp", "engine.mining.baselines:GeneticProgramming"),
+    StrategyEntry("random", "mining.generator_random", "engine.mining.baselines:RandomSearch"),
 ))
 
 
