@@ -79,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if report is not None and hasattr(report, "summary"):
                 print(report.summary(), file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # the last guard: a file the system refused, in one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     if args.json:
         _print_json({"ok": True, "result": out.data})
     else:

@@ -2,15 +2,21 @@
 
 Every write goes to a temporary file in the same folder, is flushed to disk, then renamed over
 the target (``os.replace`` is atomic on POSIX and Windows). A crash mid-write leaves the
-previous file intact plus, at worst, a stray ``.tmp-*`` file that readers ignore.
+previous file intact plus, at worst, a stray ``.tmp-*`` file that readers ignore and
+:func:`recover` removes. A folder is replaced by a swap of two renames; a kill between them
+leaves the old folder as ``.tmp-old-<name>-*``, which :func:`recover` puts back. A write that
+the disk refuses (full, read-only, no permission) is a :class:`StoreError` naming the path,
+with nothing changed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +27,30 @@ import polars as pl
 from engine.errors import StoreError
 
 TMP_PREFIX = ".tmp-"
+OLD_PREFIX = f"{TMP_PREFIX}old-"
+#: A temporary entry younger than this may belong to a write in progress (not every write
+#: holds the project lock), so :func:`recover` leaves it alone.
+TMP_GRACE_S = 3600.0
+#: A swap's two renames take microseconds: an old folder hidden for longer was left by a kill.
+SWAP_GRACE_S = 5.0
 T = TypeVar("T")
+
+#: errno -> (error code, English reason) of a write the operating system refused
+_REFUSED = {
+    errno.ENOSPC: ("write_disk_full", "the disk is full"),
+    errno.EDQUOT: ("write_disk_full", "the disk quota is used up"),
+    errno.EROFS: ("write_read_only", "the file system is read-only"),
+    errno.EACCES: ("write_denied", "permission denied"),
+    errno.EPERM: ("write_denied", "permission denied"),
+}
+
+
+def write_error(path: Path, exc: OSError) -> StoreError:
+    """The one-line error of a refused write: which path, and why in words (full disk,
+    read-only, permission), saying that nothing was changed."""
+    code, reason = _REFUSED.get(exc.errno or 0, ("write_failed", exc.strerror or str(exc)))
+    return StoreError(f"cannot write {path}: {reason}; nothing was changed", code=code,
+                      params={"path": str(path), "reason": reason})
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -62,8 +91,11 @@ def write_with(path: Path, writer: Callable[[Path], None], *,
     user named, checked by :func:`check_target` first."""
     if overwrite is not None:
         check_target(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -71,8 +103,14 @@ def write_with(path: Path, writer: Callable[[Path], None], *,
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        refused = _os_error_in(exc)
+        if refused is not None:  # polars reports a full disk as its own error type
+            raise write_error(path, refused) from None
         raise
     _fsync_dir(path.parent)
 
@@ -99,23 +137,81 @@ def write_dir(final: Path, writer: Callable[[Path], T]) -> T:
     """Fill a hidden temporary folder with ``writer(tmp)``, then move it to ``final``
     (replacing an existing folder by a rename swap). A crash leaves the old folder or none,
     never half a new one; returns what ``writer`` returned."""
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f"{TMP_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise write_error(final, exc) from None
     try:
         result = writer(tmp)
         if final.exists():
-            old = final.parent / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
+            old = final.parent / f"{OLD_PREFIX}{final.name}-{uuid.uuid4().hex[:8]}"
             os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)  # the second rename failed: put the old folder back
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
+    except StoreError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(final, exc) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(final.parent)
     return result
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The refused write inside a library's error (polars: "... (os error 28)")."""
+    text = str(exc)
+    for number in _REFUSED:
+        if f"(os error {number})" in text:
+            return OSError(number, os.strerror(number))
+    return None
+
+
+def recover(folder: Path, *, now: float | None = None) -> list[str]:
+    """Finish what a killed write left in ``folder`` (one level): an old folder hidden by an
+    interrupted swap goes back under its name (or is removed when the new one is in place),
+    and temporary entries older than :data:`TMP_GRACE_S` are removed. Returns what was done,
+    one line each. Callers hold the project lock, so no write of theirs is in progress."""
+    done: list[str] = []
+    if not folder.is_dir():
+        return done
+    clock = time.time() if now is None else now
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if not name.startswith(TMP_PREFIX):
+            continue
+        try:
+            info = entry.lstat()
+        except OSError:
+            continue
+        old = name.startswith(OLD_PREFIX) and entry.is_dir()
+        # a folder being written changes its mtime; a swap's rename changes the ctime
+        age = clock - (max(info.st_mtime, info.st_ctime) if old else info.st_mtime)
+        if age < (SWAP_GRACE_S if old else TMP_GRACE_S):
+            continue
+        if old:
+            original = folder / name[len(OLD_PREFIX):].rsplit("-", 1)[0]
+            if not original.exists():
+                os.replace(entry, original)
+                done.append(f"restored {original.name} (an interrupted replace)")
+                continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        done.append(f"removed {name}")
+    return done
 
 
 def read_json(path: Path) -> Any:
@@ -140,8 +236,11 @@ def append_line(path: Path, line: str) -> None:
 
     Appends are not atomic, so readers of such logs skip a truncated last line.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line.rstrip("\n") + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line.rstrip("\n") + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise write_error(path, exc) from None

@@ -261,7 +261,7 @@ def _add_strategy(project: Project, plan: _Plan, name: str) -> None:
 
 def _add_datasets(project: Project, plan: _Plan) -> None:
     for ref in _unique(plan.requires):
-        meta = project.dataset_meta(ref.name)
+        meta = project.verify_dataset(ref.name)  # the bytes shipped are the bytes recorded
         if ref.content_hash and meta.content_hash != ref.content_hash:
             raise StoreError(
                 f"dataset '{ref.name}' changed since the bundled results were computed "

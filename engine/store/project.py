@@ -206,7 +206,23 @@ class Project:
                                schema_version=int(data["schema_version"]))
         except KeyError as exc:
             raise StoreError(f"{file}: missing field {exc}") from None
-        return cls(root=path, info=info)
+        project = cls(root=path, info=info)
+        project.recover()
+        return project
+
+    def recover(self) -> list[str]:
+        """Finish what killed writes left behind (:func:`engine.store.atomic.recover` in each
+        sub-folder): a dataset hidden by an interrupted replace is listed again, stale
+        ``.tmp-*`` folders are removed. Only when the project lock is free at once (a write
+        in progress is never touched) and the folder is writable; returns what was done."""
+        folders = [self.root / sub for sub in SUBDIRS if (self.root / sub).is_dir()]
+        if not any(e.name.startswith(atomic.TMP_PREFIX) for f in folders for e in f.iterdir()):
+            return []
+        try:
+            with self.lock(timeout=0):
+                return [line for folder in folders for line in atomic.recover(folder)]
+        except (filelock.Timeout, OSError):
+            return []  # busy, or read-only: the next open tries again
 
     def rename(self, new_name: str) -> Project:
         """Rename the project: its folder (same parent) and the name in project.json."""
@@ -250,13 +266,19 @@ class Project:
         """Write a validated dataset atomically (temp folder + rename), under the project
         lock: a second import of the same name waits for the first, then is refused (or,
         with ``overwrite``, replaces it)."""
+        lock = self.lock()
         try:
-            with self.lock():
-                return self._save_dataset(name, dataset, overwrite=overwrite)
+            lock.acquire()
         except filelock.Timeout:
             raise StoreError(f"project '{self.info.name}' is busy (another import or run is "
                              "writing to it); try again in a moment",
                              code="project_busy", params={"project": self.info.name}) from None
+        except OSError as exc:  # a read-only project folder: the lock file cannot be made
+            raise atomic.write_error(self.root / LOCK_FILE, exc) from None
+        try:
+            return self._save_dataset(name, dataset, overwrite=overwrite)
+        finally:
+            lock.release()
 
     def _save_dataset(self, name: str, dataset: Dataset, *, overwrite: bool) -> DatasetMeta:
         final = self.dataset_dir(name)
@@ -300,8 +322,29 @@ class Project:
         except TypeError as exc:
             raise StoreError(f"{path / 'meta.json'}: incomplete dataset metadata ({exc})") from None
 
-    def load_frame(self, name: str) -> pl.DataFrame:
+    def verify_dataset(self, name: str) -> DatasetMeta:
+        """The dataset's metadata, once its ``panel.parquet`` is checked against the content
+        hash recorded at import: a file swapped or edited outside AlphaForge would otherwise
+        be mined, evaluated or exported under the old hash (and a run's record would lie)."""
         meta = self.dataset_meta(name)
+        path = self.dataset_dir(name) / "panel.parquet"
+        try:
+            actual = file_sha256(path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
+                             "re-import the source file") from None
+        if actual != meta.content_hash:
+            raise StoreError(
+                f"{path} does not match the content hash recorded when dataset '{meta.name}' "
+                f"was imported ({actual[:12]} instead of {meta.content_hash[:12]}): the file "
+                "was changed outside AlphaForge; re-import the source file",
+                code="dataset_changed",
+                params={"path": str(path), "name": meta.name, "actual": actual[:12],
+                        "recorded": meta.content_hash[:12]})
+        return meta
+
+    def load_frame(self, name: str) -> pl.DataFrame:
+        meta = self.verify_dataset(name)
         path = self.dataset_dir(name) / "panel.parquet"
         try:
             return pl.read_parquet(path)

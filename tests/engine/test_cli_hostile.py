@@ -126,3 +126,23 @@ def test_one_depth_limit_for_check_eval_and_both_readers(
         read_formula("+".join(["$close"] * 2000))  # an infix chain: deep without parentheses
     with pytest.raises(FormulaError, match="levels deep"):
         parse("(" * 200 + "$close" + ")" * 200)
+
+
+def test_a_dataset_swapped_outside_alphaforge_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """#21 item 15: eval and export-run --with-data check the content hash first."""
+    from tests.conftest import make_market
+
+    proj = str(tmp_path / "demo")
+    assert main(["demo", "--project", proj, "--tickers", "20", "--days", "160"]) == 0
+    assert main(["combine", "--project", proj, "--factors", "classic", "--name", "s",
+                 "--test", "2015-06-01:2015-08-13"]) == 0
+    make_market(5, 160, seed=9).write_parquet(Path(proj) / "datasets" / "demo" / "panel.parquet")
+    capsys.readouterr()
+    assert main(["eval", "$close", "--project", proj, "--dataset", "demo"]) == 2
+    assert "changed outside AlphaForge" in capsys.readouterr().err
+    out = tmp_path / "s.zip"
+    assert main(["export-run", "--project", proj, "--strategy", "s", "--with-data",
+                 "--out", str(out)]) == 2
+    assert "changed outside AlphaForge" in capsys.readouterr().err
+    assert not out.exists()

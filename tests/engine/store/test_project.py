@@ -73,9 +73,9 @@ def test_crash_mid_dataset_save_leaves_no_dataset(tmp_path: Path, monkeypatch) -
         raise OSError("disk full")
 
     monkeypatch.setattr(atomic, "write_json", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="nothing was changed"):
         project.save_dataset("prices", _dataset(), overwrite=True)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="nothing was changed"):
         project.save_dataset("other", _dataset())
     monkeypatch.undo()
     assert project.dataset_names() == ["prices"]
