@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -280,7 +281,12 @@ class _Tok:
 def scan(pattern: re.Pattern[str], text: str) -> list[_Tok]:
     """Tokens of ``text`` by the named groups of ``pattern`` (a ``ws`` group is skipped); a
     character no token starts with becomes a ``bad`` token, and an ``end`` token closes the
-    list. Both readers (this function form and :mod:`engine.expr.qlib`) scan with it."""
+    list. Both readers (this function form and :mod:`engine.expr.qlib`) scan with it.
+
+    Formulas are plain ASCII: a look-alike letter (Cyrillic ``с`` in ``$сlose``) or an invisible
+    character (a zero-width space, a NUL) pasted from elsewhere is named by its position and
+    code point, since the reader cannot see what is wrong."""
+    _check_ascii(text)
     toks: list[_Tok] = []
     i = nesting = 0
     while i < len(text):
@@ -297,6 +303,19 @@ def scan(pattern: re.Pattern[str], text: str) -> list[_Tok]:
         i = m.end()
     toks.append(_Tok("end", "", len(text) + 1))
     return toks
+
+
+def _check_ascii(text: str) -> None:
+    for i, ch in enumerate(text):
+        if " " <= ch <= "~" or ch in "\t\n\r":
+            continue
+        point = f"U+{ord(ch):04X}"
+        name = unicodedata.name(ch, "a control character")
+        raise FormulaError(
+            f"position {i + 1}: character {point} ({name}) is not allowed in a formula; "
+            "formulas are plain ASCII (a look-alike letter or an invisible character pasted "
+            "from elsewhere?)", code="formula_not_ascii",
+            params={"position": i + 1, "point": point, "name": name})
 
 
 def _tokenize(text: str) -> list[_Tok]:

@@ -234,7 +234,17 @@ def test_pathological_inputs() -> None:
         parse("Add($close, 1e400)")
     with pytest.raises(FormulaError, match="nested more than 100 levels deep"):
         parse("Abs(" * 5000 + "$close" + ")" * 5000)
-    with pytest.raises(FormulaError, match="unexpected character"):
+    with pytest.raises(FormulaError, match=r"position 13: character U\+0661 \(ARABIC-INDIC"):
         parse("Add($close, \u0661)")  # an Arabic-Indic digit is not a number here
+    # look-alikes and invisible characters are named by code point (#21), in both readers
+    with pytest.raises(FormulaError, match=r"position 2: character U\+0441 \(CYRILLIC"):
+        parse("$\u0441lose")
+    with pytest.raises(FormulaError, match=r"position 7: character U\+200B \(ZERO WIDTH SPACE"):
+        parse("$close\u200b")
+    with pytest.raises(FormulaError, match=r"U\+0000 \(a control character\)"):
+        parse("Abs($close)\x00")
+    from engine.expr.qlib import parse_qlib
+    with pytest.raises(FormulaError, match=r"U\+0441"):
+        parse_qlib("Mean($\u0441lose, 5)")
     deep = "Abs(" * 50 + "$close" + ")" * 50
     assert size(parse(deep)) == 51
