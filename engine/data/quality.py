@@ -90,6 +90,17 @@ def suggestion(code: str) -> str | None:
     return SUGGESTIONS.get(code)
 
 
+#: An offending value is shown with at most this many characters (a 1 MB cell is not echoed).
+MAX_VALUE_CHARS = 40
+
+
+def shown_value(value: Any) -> str:
+    """A value as a message shows it: ``repr`` (control characters escaped, so a NUL or an
+    ANSI escape never reaches the terminal raw), cut to :data:`MAX_VALUE_CHARS`."""
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"
+
+
 def _shown(values: list[Any], total: int | None = None) -> str:
     total = len(values) if total is None else total
     text = ", ".join(str(v) for v in values[:MAX_SHOWN])

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import polars as pl
 
 from engine.data.io import ROW, RawTable, read_file
-from engine.data.quality import check_quality
+from engine.data.quality import MAX_SHOWN, _more, _shown, check_quality, shown_value
 from engine.data.schema import (
     DATE,
     PRICE_FIELDS,
@@ -29,7 +29,6 @@ from engine.data.schema import (
 from engine.errors import ConfigError, DataError
 
 Level = Literal["error", "warning", "note"]
-MAX_SHOWN = 5
 MIN_SCORED_DAYS = 20
 BIG_MOVE = 0.5
 STALE_RUN = 10
@@ -145,17 +144,6 @@ def _head(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return list(frame.head(MAX_SHOWN).iter_rows(named=True))
 
 
-def _shown(values: list[Any], total: int | None = None) -> str:
-    total = len(values) if total is None else total
-    text = ", ".join(str(v) for v in values[:MAX_SHOWN])
-    return text + (f" (+{total - MAX_SHOWN} more)" if total > MAX_SHOWN else "")
-
-
-def _more(total: int) -> int:
-    """How many entries a message leaves out after the first ``MAX_SHOWN``."""
-    return max(0, total - MAX_SHOWN)
-
-
 # --------------------------------------------------------------------------- columns
 
 
@@ -193,6 +181,13 @@ def _map_columns(
         found = [c for c in frame.columns if not c.startswith("_")]
         hints, items = [], []
         for m in missing:
+            away = next((c for c in overrides if c in found and canonical_name(c) == m), None)
+            if away is not None:  # the user's own mapping took the column elsewhere
+                hints.append(f"'{m}' (column '{away}' is mapped to '{overrides[away]}' by the "
+                             "column mapping)")
+                items.append({"kind": "mapped_away", "column": m, "source": away,
+                              "target": overrides[away]})
+                continue
             close = difflib.get_close_matches(m, [c.lower() for c in found], n=1, cutoff=0.6)
             hints.append(f"'{m}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
             items.append({"kind": "hint", "column": m, "close": close[0]} if close else
@@ -261,10 +256,10 @@ def _parse_dates(col: pl.Series, rows: pl.Series, f: _Findings, name: str) -> pl
         bad_vals = col.cast(pl.Utf8).filter(bad).to_list()
         f.add("error", "bad_date",
               f"column '{name}': {len(bad_rows)} value(s) are not dates (row {_shown(bad_rows)}: "
-              f"{_shown([repr(v) for v in bad_vals])}); use YYYY-MM-DD",
+              f"{_shown([shown_value(v) for v in bad_vals])}); use YYYY-MM-DD",
               column=name, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
               params={"column": name, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
-                      "values": [repr(v) for v in bad_vals[:MAX_SHOWN]],
+                      "values": [shown_value(v) for v in bad_vals[:MAX_SHOWN]],
                       "more": _more(len(bad_rows))})
         return None
     return parsed
@@ -313,6 +308,18 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
               count=len(bad_rows), params={"column": ticker_src, "count": len(bad_rows),
                                            "rows": bad_rows[:MAX_SHOWN],
                                            "more": _more(len(bad_rows))})
+    control = tickers.str.contains(r"[\x00-\x1f\x7f]").fill_null(False)
+    if control.any():  # a NUL or an ANSI escape would garble every message and terminal
+        bad_rows = rows.filter(control).to_list()
+        names = tickers.filter(control).unique(maintain_order=True).to_list()
+        bad_vals = [shown_value(v) for v in names[:MAX_SHOWN]]
+        f.add("error", "control_in_ticker",
+              f"column '{ticker_src}': {len(bad_rows)} row(s) have a ticker with control "
+              f"characters (row {_shown(bad_rows)}: {_shown(bad_vals, len(names))})",
+              column=ticker_src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
+              params={"column": ticker_src, "count": len(bad_rows),
+                      "rows": bad_rows[:MAX_SHOWN], "values": bad_vals,
+                      "more": _more(len(bad_rows))})
     out[TICKER] = tickers.alias(TICKER)
     for src, canon in mapping.items():
         if canon in (DATE, TICKER):
@@ -331,10 +338,10 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
             kind = "true/false" if canon == UNIVERSE else "numbers"
             f.add("error", "not_boolean" if canon == UNIVERSE else "not_numeric",
                   f"column '{src}': {len(bad_rows)} value(s) are not {kind} (row "
-                  f"{_shown(bad_rows)}: {_shown([repr(v) for v in bad_vals])})",
+                  f"{_shown(bad_rows)}: {_shown([shown_value(v) for v in bad_vals])})",
                   column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
                   params={"column": src, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
-                          "values": [repr(v) for v in bad_vals[:MAX_SHOWN]],
+                          "values": [shown_value(v) for v in bad_vals[:MAX_SHOWN]],
                           "more": _more(len(bad_rows))})
             continue
         out[canon] = values.alias(canon)

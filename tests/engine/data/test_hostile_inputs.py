@@ -140,3 +140,39 @@ def test_negative_horizon_is_refused(project: Project, tmp_path: Path,
     good = tmp_path / "good.csv"
     assert "--horizon must be at least 1 day, got -3" in _refused(
         project, good, capsys, "--horizon", "-3")
+
+
+def test_control_characters_long_values_and_a_mapping_that_moved_a_column(
+        tmp_path: Path) -> None:
+    """Less severe cases of #21: tickers with NUL / ANSI escapes are refused and shown escaped,
+    a 5,000-character cell is cut in the message, and ``--map close=x`` says why 'close' is
+    missing instead of "did you mean 'close'?"."""
+    from engine import i18n
+    from engine.data.quality import MAX_VALUE_CHARS
+    from tests.conftest import make_market
+
+    frame = make_market(3, 60)
+    first = frame.get_column("ticker").min()
+    bad = frame.with_columns(
+        pl.when(pl.col("ticker") == first).then(pl.lit("A\x1b[31mRED\x00"))
+        .otherwise(pl.col("ticker")).alias("ticker"),
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("x" * 5000))
+        .otherwise(pl.col("close").cast(pl.Utf8)).alias("close"))
+    path = tmp_path / "bad.csv"
+    bad.write_csv(path)
+    with pytest.raises(DataError) as err:
+        load(path)
+    text = str(err.value)
+    assert "\x1b" not in text and "\x00" not in text and r"'A\x1b[31mRED\x00'" in text
+    assert "x" * MAX_VALUE_CHARS not in text and "xxxx…" in text
+    codes = {i.code for i in err.value.report.errors}
+    assert {"control_in_ticker", "not_numeric"} <= codes
+    finding = next(i for i in err.value.report.errors if i.code == "control_in_ticker")
+    assert "제어 문자" in i18n.render("validation", finding.code,
+                                     {**finding.params, "source": "bad.csv"}, "ko")
+
+    good = tmp_path / "good.csv"
+    frame.write_csv(good)
+    with pytest.raises(DataError, match="column 'close' is mapped to 'x' by the column "
+                                        "mapping"):
+        load(good, column_map={"close": "x"})
