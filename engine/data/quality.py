@@ -18,6 +18,7 @@ per issue code in :data:`SUGGESTIONS`, which the app shows next to the warning).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
 import numpy as np
@@ -76,6 +77,10 @@ SUGGESTIONS: dict[str, str] = {
                     "and reversal factors",
     "short_history": "short histories are normal for listings and spin-offs; drop the "
                      "tickers if they are artefacts",
+    "volume_all_zero": "check the volume column (a unit or mapping mistake?); volume and "
+                       "turnover factors are meaningless without it",
+    "future_dates": "check the date column (a day-month swap or a wrong year?); a backtest "
+                    "cannot use days that have not happened",
 }
 
 
@@ -263,6 +268,29 @@ def _check_calendar(frame: pl.DataFrame, sink: Sink) -> None:
                                 for a, b, n in holes[:MAX_SHOWN]]})
 
 
+def _check_future(frame: pl.DataFrame, sink: Sink, today: dt.date | None = None) -> None:
+    """Trading days after today: a swapped day and month or a wrong year."""
+    today = dt.date.today() if today is None else today
+    days = frame.get_column(DATE).unique().sort()
+    future = days.filter(days > today).to_list()
+    if future:
+        _warn(sink, "future_dates",
+              f"{len(future)} trading day(s) are after today ({today}): {_shown(future)}",
+              column=DATE, count=len(future),
+              params={"count": len(future), "today": str(today), "more": _more(len(future)),
+                      "items": [str(d) for d in future[:MAX_SHOWN]]})
+
+
+def _check_volume(frame: pl.DataFrame, sink: Sink) -> None:
+    """A volume column that is zero (or empty) on every row."""
+    if "volume" not in frame.columns:
+        return
+    volume = frame.get_column("volume")
+    if volume.fill_null(0).fill_nan(0).abs().max() == 0:
+        _warn(sink, "volume_all_zero", "column 'volume' is zero on every row", column="volume",
+              params={})
+
+
 def _check_copied_days(frame: pl.DataFrame, sink: Sink) -> None:
     """A day whose prices equal the previous trading day's for (nearly) every ticker
     (``frame`` from :func:`_by_ticker`)."""
@@ -350,6 +378,8 @@ def check_quality(frame: pl.DataFrame, sink: Sink, *, adjusted: bool = False) ->
     if not adjusted:
         _check_dividends(by_ticker, sink)
     _check_calendar(frame, sink)
+    _check_future(frame, sink)
+    _check_volume(frame, sink)
     _check_copied_days(by_ticker, sink)
     _check_cross_section(frame, sink)
 

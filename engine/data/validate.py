@@ -344,6 +344,17 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
                           "values": [shown_value(v) for v in bad_vals[:MAX_SHOWN]],
                           "more": _more(len(bad_rows))})
             continue
+        infinite = values.is_infinite().fill_null(False) if canon != UNIVERSE else None
+        if infinite is not None and infinite.any():  # 'inf', '1e309': stored, then poison
+            bad_rows = rows.filter(infinite).to_list()
+            bad_vals = [shown_value(v) for v in col.cast(pl.Utf8).filter(infinite).to_list()]
+            f.add("error", "not_finite",
+                  f"column '{src}': {len(bad_rows)} value(s) are infinite (row "
+                  f"{_shown(bad_rows)}: {_shown(bad_vals)})",
+                  column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
+                  params={"column": src, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
+                          "values": bad_vals[:MAX_SHOWN], "more": _more(len(bad_rows))})
+            continue
         out[canon] = values.alias(canon)
     if f.errors:
         return None

@@ -15,7 +15,6 @@ import errno
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -93,11 +92,9 @@ def write_with(path: Path, writer: Callable[[Path], None], *,
         check_target(path, overwrite)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
+        tmp = create_tmp(path.parent, path.suffix)
     except OSError as exc:
         raise write_error(path, exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         writer(tmp)
         with open(tmp, "rb+") as fh:
@@ -113,6 +110,20 @@ def write_with(path: Path, writer: Callable[[Path], None], *,
             raise write_error(path, refused) from None
         raise
     _fsync_dir(path.parent)
+
+
+def create_tmp(folder: Path, suffix: str = "") -> Path:
+    """A new empty temporary file in ``folder`` with the user's usual permissions (mode 0666
+    less the umask, as any file they save): ``tempfile.mkstemp`` makes 0600 files, which turned
+    a project shared with colleagues unreadable for them once renamed into place."""
+    for _ in range(100):
+        tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex[:12]}{suffix}"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
 
 
 def write_bytes(path: Path, data: bytes, *, overwrite: bool | None = None) -> None:

@@ -37,7 +37,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from engine.errors import StoreError
+from engine.errors import FormulaError, StoreError
 from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.limits import (
     ENV_BUNDLE_MB,
@@ -642,6 +642,8 @@ def _check_staged(staging: Path, manifest: Manifest, where: str) -> None:
     for name in manifest.strategies:
         if not (staging / "strategies" / name / "strategy.json").exists():
             raise StoreError(f"{where}: strategy '{name}' has no strategy.json")
+    for path in [*staging.glob("runs/*/zoo.json"), *staging.glob("factors/*.json")]:
+        _check_factor_set(path, path.relative_to(staging).as_posix(), where)
     for name in manifest.datasets:
         folder = staging / "datasets" / name
         if not (folder / "meta.json").exists() or not (folder / "panel.parquet").exists():
@@ -655,6 +657,28 @@ def _check_staged(staging: Path, manifest: Manifest, where: str) -> None:
             if ref.name == name and ref.content_hash and ref.content_hash != content:
                 raise StoreError(f"{where}: dataset '{name}' is not the data the bundled "
                                  "results were computed on (content hash differs)")
+
+
+def _check_factor_set(path: Path, rel: str, where: str) -> None:
+    """A bundled zoo or factor set is a factor set whose every formula parses: a damaged or
+    hand-edited one is refused at import, not when a strategy is built from it later."""
+    from engine.expr.parse import parse
+    from engine.mining.zoo import FactorSet
+
+    try:
+        factor_set = FactorSet.from_dict(atomic.read_json(path))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreError(f"{where}: {rel} is not a factor set ({exc})",
+                         code="bundle_bad_factor_set",
+                         params={"where": where, "path": rel, "error": str(exc)}) from None
+    for i, formula in enumerate(factor_set.formulas, start=1):
+        try:
+            parse(formula)
+        except FormulaError as exc:
+            raise StoreError(f"{where}: {rel}: factor {i} does not parse: {exc}",
+                             code="bundle_bad_formula",
+                             params={"where": where, "path": rel, "index": i,
+                                     "error": str(exc)}) from None
 
 
 def import_bundle(source: Source, project_root: str | os.PathLike[str], *,

@@ -176,3 +176,35 @@ def test_control_characters_long_values_and_a_mapping_that_moved_a_column(
     with pytest.raises(DataError, match="column 'close' is mapped to 'x' by the column "
                                         "mapping"):
         load(good, column_map={"close": "x"})
+
+
+def test_infinite_prices_zero_volume_and_future_days(tmp_path: Path) -> None:
+    """'inf' / '1e309' prices are refused (they were stored); a volume that is zero on every
+    row and trading days after today are imported with a warning that says so."""
+    import datetime as dt
+
+    from engine.data.quality import _check_future
+    from tests.conftest import make_market
+
+    frame = make_market(3, 60)
+    bad = frame.with_columns(pl.when(pl.int_range(pl.len()).is_in([3, 7]))
+                             .then(pl.lit("1e309")).otherwise(pl.col("close").cast(pl.Utf8))
+                             .alias("close"))
+    path = tmp_path / "inf.csv"
+    bad.write_csv(path)
+    with pytest.raises(DataError, match=r"column 'close': 2 value\(s\) are infinite \(row 4, 8"):
+        load(path)
+    zero = tmp_path / "zero.csv"
+    frame.with_columns(pl.lit(0.0).alias("volume")).write_csv(zero)
+    assert "volume_all_zero" in {i.code for i in load(zero).report.warnings}
+
+    class Sink:
+        codes: list[str] = []
+
+        def add(self, level: object, code: str, message: str, **kw: object) -> None:
+            self.codes.append(code)
+            assert "after today (2015-02-01)" in message
+
+    sink = Sink()
+    _check_future(frame, sink, today=dt.date(2015, 2, 1))
+    assert sink.codes == ["future_dates"]

@@ -210,7 +210,7 @@ def test_missing_data_is_refused_and_nothing_is_created(source: tuple[Project, s
     assert tree_digest(other.root) == before
 
 
-@pytest.mark.parametrize("damage", ["tampered", "truncated", "unlisted", "dropped",
+@pytest.mark.parametrize("damage", ["tampered", "truncated", "unlisted", "dropped", "bad-zoo",
                                     "no-manifest", "newer", "bad-meta"])
 def test_damaged_bundles_name_the_file_and_write_nothing(
         source: tuple[Project, str], tmp_path: Path, damage: str) -> None:
@@ -236,6 +236,15 @@ def test_damaged_bundles_name_the_file_and_write_nothing(
     elif damage == "no-manifest":
         _rewrite(good, bad, change={MANIFEST: None})
         match = "no manifest.json inside"
+    elif damage == "bad-zoo":  # consistent checksums, but a formula that does not parse
+        zoo_path = f"runs/{run_id}/zoo.json"
+        zoo = json.loads(zipfile.ZipFile(good).read(zoo_path))
+        zoo["factors"][0]["formula"] = "Add($close,"
+        data = json.dumps(zoo).encode()
+        doc = manifest.to_dict()
+        doc["files"][zoo_path] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        _rewrite(good, bad, change={zoo_path: data}, manifest=doc)
+        match = f"{zoo_path}: factor 1 does not parse"
     elif damage == "newer":
         _rewrite(good, bad, manifest={**manifest.to_dict(), "schema_version": 99})
         match = "newer AlphaForge"

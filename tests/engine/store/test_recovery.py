@@ -14,7 +14,6 @@ import errno
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -127,7 +126,7 @@ def test_a_refused_write_is_one_line_and_changes_nothing(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise OSError(number, os.strerror(number))
 
-    for target, name in ((tempfile, "mkstemp"), (Path, "mkdir")):
+    for target, name in ((atomic, "create_tmp"), (Path, "mkdir")):
         with monkeypatch.context() as m:
             m.setattr(target, name, refuse)
             with pytest.raises(StoreError) as err:
@@ -161,3 +160,17 @@ def test_a_dataset_changed_outside_alphaforge_is_refused(tmp_path: Path) -> None
         project.load_panel("prices")
     assert err.value.code == "dataset_changed" and "re-import" in str(err.value)
     assert "다시 가져오세요" in i18n.render("errors", err.value.code, err.value.params, "ko")
+
+
+def test_project_files_get_the_users_usual_permissions(tmp_path: Path) -> None:
+    """Not 0600 (what tempfile.mkstemp makes): a project folder shared with colleagues stays
+    readable for them."""
+    old = os.umask(0o022)
+    try:
+        project = Project.create(tmp_path / "p")
+        project.save_dataset("prices", _dataset())
+    finally:
+        os.umask(old)
+    for path in (project.root / "project.json",
+                 project.dataset_dir("prices") / "panel.parquet"):
+        assert path.stat().st_mode & 0o777 == 0o644, path
