@@ -194,7 +194,11 @@ with backtest:
         trade_at = c6.selectbox(t("combine.trade_at"), ["open", "close", "vwap"],
                                 format_func=PRICES.get,
                                 help=t("combine.trade_at_help"))
-        tickers = list(cache.panel(project, str(strategy.info["dataset"])).tickers)
+        try:
+            tickers = list(cache.panel(project, str(strategy.info["dataset"])).tickers)
+        except AlphaForgeError as exc:  # e.g. the dataset changed outside AlphaForge
+            st.error(error_text(exc))
+            tickers = []
         benchmark = c7.selectbox(t("combine.benchmark"), ["equal", *tickers],
                                  format_func={"equal": t("combine.benchmark_equal"),
                                               **{x: x for x in tickers}}.get,

@@ -87,7 +87,11 @@ if not names:
 tr = translator()
 name = st.selectbox(t("data.dataset"), names)
 meta = project.dataset_meta(name)
-frame = _frame(str(project.root), name, meta.content_hash)
+try:
+    frame = _frame(str(project.root), name, meta.content_hash)
+except AlphaForgeError as exc:  # e.g. panel.parquet changed outside AlphaForge
+    st.error(error_text(exc))
+    st.stop()
 stats = describe(frame)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("data.tickers"), stats.n_tickers)
