@@ -52,7 +52,7 @@ from pathlib import Path
 
 LOG = logging.getLogger("alphaforge.launcher")
 #: Worker entry points the frozen executable can dispatch to: name -> "module:function".
-WORKERS = {"mine": "engine.mining.worker:main"}
+WORKERS = {"mine": "engine.mining.worker:main", "sweep": "engine.mining.sweep_worker:main"}
 #: The helper script choreographer (kaleido's browser driver) runs with ``sys.executable``.
 CHROMIUM_WRAPPER = "_unix_pipe_chromium_wrapper.py"
 #: How long a shutdown waits for cancelled mining workers to write their checkpoint.
@@ -187,9 +187,10 @@ def _running(pid: int) -> bool:
 
 
 def stop_workers(home: Path, timeout: float = WORKER_STOP_TIMEOUT_S) -> list[str]:
-    """Cancel every mining run whose worker process is alive and wait (up to ``timeout``
-    seconds) for them to stop. A cancelled worker finishes its batch, keeps its last
-    checkpoint and marks the run 'cancelled', so it can be resumed. Returns the run ids."""
+    """Cancel every mining run and sweep whose worker process is alive and wait (up to
+    ``timeout`` seconds) for them to stop. A cancelled worker finishes its batch (a sweep:
+    its cells in flight), keeps its last checkpoint and marks the run 'cancelled', so it can
+    be resumed. Returns the run ids."""
     from engine.errors import AlphaForgeError
     from engine.mining import worker
     from engine.store.project import Project
@@ -198,7 +199,7 @@ def stop_workers(home: Path, timeout: float = WORKER_STOP_TIMEOUT_S) -> list[str
     for root in _projects(home):
         try:
             project = Project.open(root)
-            runs = [r for r in project.runs() if r.kind == worker.RUN_KIND
+            runs = [r for r in project.runs() if r.kind in (worker.RUN_KIND, "sweep")
                     and r.status == "running"]
         except (AlphaForgeError, OSError) as exc:
             LOG.warning("cannot read the runs of %s: %s", root, exc)

@@ -10,8 +10,10 @@ import streamlit as st
 from alphaforge_app import cache, state
 from alphaforge_app.components.charts import show_charts
 from alphaforge_app.components.prepared import prepared_download
+from alphaforge_app.components.sweep_reports import sweep_report_downloads
 from alphaforge_app.i18n import language, t, translator
 from engine.metrics.formulas import factor_values
+from engine.mining.sweep_store import sweep_ids
 from engine.report import export, figures, series
 from engine.report.alphalens_export import alphalens_zip, build_frames
 from engine.report.charts import strategy_charts
@@ -24,6 +26,11 @@ from engine.store.strategies import load_strategy, strategy_names
 st.title(t("reports.title"))
 project = state.current_project(state.is_single_user())
 names = strategy_names(project) if project is not None else []
+sweeps = sweep_ids(project) if project is not None else []
+if project is not None and sweeps:
+    with st.expander(t("reports.sweep_reports")):
+        picked_sweep = st.selectbox(t("sweep.pick"), sweeps, key="report_sweep")
+        sweep_report_downloads(project, picked_sweep)
 if project is None or not names:
     st.info(t("reports.no_strategy"))
     st.stop()

@@ -3,6 +3,7 @@
     alphaforge report --strategy S [--compare S2 S3] [--out report.pdf] [--html report.html]
                       [--data series.zip] [--alphalens alphalens.zip]
                       [--lang en|ko] [--charts auto|kaleido|native] [--author NAME]
+    alphaforge report --sweep RUN [--out sweep.pdf] [--html sweep.html] [--lang en|ko]
 
 Without --out the PDF goes to ``<project>/reports/<name>.pdf``. Every file is written
 atomically.
@@ -45,6 +46,8 @@ def cmd_report(args: argparse.Namespace) -> Output:
     _check_outs(args)
     project = open_project(args)
     lang = args.lang or system_language()
+    if args.sweep:
+        return _sweep_report(args, project, lang)
     names = list(dict.fromkeys([args.strategy, *(args.compare or [])]))
     comparing = len(names) > 1
     if comparing:
@@ -83,10 +86,38 @@ def cmd_report(args: argparse.Namespace) -> Output:
                    "files": written}, "\n".join(lines))
 
 
+def _sweep_report(args: argparse.Namespace, project: Any, lang: str) -> Output:
+    """A sweep's PDF (and HTML) report: design, chart, table, verdicts, significance."""
+    from engine.errors import ConfigError
+    from engine.i18n import Translator
+    from engine.report import html, pdf
+
+    for name in ("compare", "data", "alphalens"):
+        if getattr(args, name, None):
+            raise ConfigError(f"--{name} is for a strategy's report, not a sweep's")
+    report = pdf.render_sweep_pdf(project, args.sweep, lang=lang, charts=args.charts,
+                                  author=args.author)
+    out = _write(args.out or project.root / "reports" / f"sweep-{args.sweep}.pdf", report.data,
+                 args.overwrite if args.out else None)
+    t = Translator("en")
+    written: dict[str, Any] = {"pdf": str(out)}
+    lines = [f"Report of sweep {args.sweep}: {out} ({report.pages} pages, "
+             f"{len(report.data) / 1e6:.1f} MB)",
+             f"  charts: {report.charts.renderer} ({t(report.charts.reason)})"]
+    if args.html:
+        data = html.build_sweep_html(project, args.sweep, lang=lang, author=args.author)
+        written["html"] = str(_write(args.html, data, args.overwrite))
+        lines.append(f"  interactive HTML: {written['html']}")
+    return Output({"sweep": args.sweep, "lang": lang, "pages": report.pages,
+                   "charts": report.charts.renderer, "files": written}, "\n".join(lines))
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", parents=[common],
                        help="PDF report of a strategy (or a comparison), HTML, data, alphalens")
-    p.add_argument("--strategy", required=True, help="the strategy to report on")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--strategy", help="the strategy to report on")
+    what.add_argument("--sweep", metavar="RUN", help="a sweep's report instead (its run id)")
     p.add_argument("--compare", nargs="+", metavar="STRATEGY",
                    help="compare --strategy with these strategies in one report")
     p.add_argument("--out", metavar="PDF",

@@ -10,13 +10,14 @@ missing ones; executors never write (:mod:`engine.mining.executors`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StoreError
 from engine.mining import sweep as S
 from engine.mining.executors import execute
 from engine.mining.worker import RUN_KIND, ZOO_FILE
@@ -137,6 +138,44 @@ def run_sweep(project: Project, spec: S.SweepSpec | None = None, *, resume: str 
     if progress is not None:
         progress({"event": "done", "done": len(grid), "total": len(grid)})
     return run_id
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a sweep stands, as the app shows it. ``status``: the record's, or 'stopped'
+    (running, but no live process); ``eta_s``: the mean wall time of its finished cells times
+    the cells left, shared among its workers (None before the first cell or once done)."""
+
+    done: int
+    total: int
+    status: str
+    eta_s: float | None
+    executor: str | None
+    workers: int | None
+
+
+def sweep_progress(project: Project, run_id: str) -> SweepProgress:
+    from engine.mining import worker
+
+    spec = sweep_spec(project, run_id)
+    records = list(done_cells(project, run_id).values())
+    total = len(S.cells(spec))
+    status = worker.run_status(project, run_id)
+    info: dict[str, Any] = {}
+    pid_file = project.run_dir(run_id) / worker.PID_FILE
+    if pid_file.exists():
+        with contextlib.suppress(StoreError):
+            loaded = atomic.read_json(pid_file)
+            info = loaded if isinstance(loaded, dict) else {}
+    workers = int(info["workers"]) if isinstance(info.get("workers"), int) else None
+    walls = [float(r["wall_s"]) for r in records if isinstance(r.get("wall_s"), int | float)]
+    left = total - len(records)
+    eta = None
+    if walls and left > 0 and status == "running":
+        eta = sum(walls) / len(walls) * left / max(1, min(workers or 1, left))
+    executor = info.get("executor") or (records[-1].get("executor") if records else None)
+    return SweepProgress(done=len(records), total=total, status=status, eta_s=eta,
+                         executor=str(executor) if executor else None, workers=workers)
 
 
 def summarize_sweep(project: Project, run_id: str) -> dict[str, Any]:

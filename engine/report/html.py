@@ -153,3 +153,14 @@ def build_html(project: Project, strategy: str, *, compare: Sequence[str] = (),
     figs = strategy_charts(content, t)
     return render_html(strategy_outline(content, t, _note(t), author), t, figs)
 
+
+
+def build_sweep_html(project: Project, run_id: str, *, lang: str = "en",
+                     author: str | None = None) -> bytes:
+    """HTML bytes of a sweep's report (the same outline as its PDF)."""
+    from engine.report.sweep_report import gather_sweep, sweep_charts, sweep_outline
+
+    t = Translator(lang)
+    content = gather_sweep(project, run_id)
+    figs = {s.key: s.figure for s in sweep_charts(content, t)}
+    return render_html(sweep_outline(content, t, _note(t), author), t, figs)

@@ -386,3 +386,18 @@ def build_comparison_pdf(project: Project, names: Sequence[str], *, lang: str = 
                          charts: str = "auto", author: str | None = None) -> bytes:
     """PDF bytes of a comparison of several strategies."""
     return render_comparison_pdf(project, names, lang=lang, charts=charts, author=author).data
+
+
+def render_sweep_pdf(project: Project, run_id: str, *, lang: str = "en", charts: str = "auto",
+                     author: str | None = None) -> PdfReport:
+    """The PDF report of a sweep (:func:`engine.report.sweep_report.sweep_outline`)."""
+    from engine.report.sweep_report import gather_sweep, sweep_charts, sweep_outline
+
+    register_fonts()
+    t = Translator(lang)
+    choice = choose_renderer(charts, t.lang)
+    content = gather_sweep(project, run_id)
+    drawn, choice = render_charts(sweep_charts(content, t), choice)
+    outline = sweep_outline(content, t, _note(t, choice), author)
+    data, pages = _render(outline, t, drawn, author)
+    return PdfReport(data, choice, pages)

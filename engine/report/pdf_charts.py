@@ -390,3 +390,61 @@ def comparison_charts(contents: Sequence[StrategyContent], t: Translator) -> lis
         PdfChart("compare_drawdown", figures.drawdown_comparison(curves, title=title_d, t=t),
                  lambda w: line_chart(w, dd_lines, percent=True), 400),
     ]
+
+
+def dot_chart(width: float, groups: Sequence[str], series: Sequence[str],
+              points: Callable[[str, str], Sequence[float]], *, height: float | None = None
+              ) -> Drawing:
+    """Categories on x (test years), one slot per series (methods) in each: a grey bar for
+    the mean and a dot per value (seeds), so the spread is seen next to the gap; the series
+    are told apart by grey level and named in the legend."""
+    height = height or width * 0.42
+    d = Drawing(width, height, initialFontName=FONT)
+    top = height - 4
+    x, y = 46.0, top - 6
+    for i, name in enumerate(series):
+        d.add(Rect(x, y - 3, 10, 7, fillColor=_grey(0.25 + 0.5 * i / max(len(series), 1)),
+                   strokeColor=None))
+        d.add(String(x + 14, y - 2, name, fontName=FONT, fontSize=7.5, fillColor=_TEXT))
+        x += 26 + pdfmetrics.stringWidth(name, FONT, 7.5)
+    top -= 18
+    x0, x1, y0, y1 = 46.0, width - 8.0, 16.0, top
+    values = [v for g in groups for s in series for v in _finite(points(s, g))] + [0.0]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or 0.01
+    ticks = nice_ticks(lo - pad, hi + pad)
+    lo, hi = min(ticks[0], lo - pad), max(ticks[-1], hi + pad)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+
+    def py(v: float) -> float:
+        return y0 + (y1 - y0) * (v - lo) / (hi - lo)
+
+    for v in ticks:
+        d.add(Line(x0, py(v), x1, py(v), strokeColor=_GRID, strokeWidth=0.5))
+        d.add(String(x0 - 4, py(v) - 2.5, _fmt_axis(v, False, step), fontName=FONT,
+                     fontSize=7, fillColor=_TEXT, textAnchor="end"))
+    group_w = (x1 - x0) / max(len(groups), 1)
+    slot = group_w * 0.8 / max(len(series), 1)
+    for gi, group in enumerate(groups):
+        gx = x0 + gi * group_w + group_w * 0.1
+        d.add(String(x0 + (gi + 0.5) * group_w, y0 - 11, group, fontName=FONT, fontSize=7,
+                     fillColor=_TEXT, textAnchor="middle"))
+        for si, name in enumerate(series):
+            vals = _finite(points(name, group))
+            if not vals:
+                continue
+            sx = gx + si * slot
+            mean = sum(vals) / len(vals)
+            shade = _grey(0.25 + 0.5 * si / max(len(series), 1))
+            base = py(0.0) if lo < 0 < hi else y0
+            d.add(Rect(sx + slot * 0.1, min(base, py(mean)), slot * 0.8, abs(py(mean) - base),
+                       fillColor=shade, strokeColor=None, fillOpacity=0.45))
+            for v in vals:
+                d.add(Rect(sx + slot * 0.5 - 1.8, py(v) - 1.8, 3.6, 3.6, fillColor=black,
+                           strokeColor=white, strokeWidth=0.3))
+    d.add(Line(x0, y0, x1, y0, strokeColor=_AXIS, strokeWidth=0.6))
+    d.add(Line(x0, y0, x0, y1, strokeColor=_AXIS, strokeWidth=0.6))
+    if lo < 0 < hi:
+        d.add(Line(x0, py(0), x1, py(0), strokeColor=_AXIS, strokeWidth=0.6,
+                   strokeDashArray=[2, 2]))
+    return d

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.data.synthetic import generate
 from engine.mining import sweep as S
-from engine.mining.sweep_store import run_sweep
+from engine.mining.sweep_store import run_sweep, sweep_ids
 from tests.conftest import REPO
 from tests.engine.mining.conftest import make_project
 from tests.engine.mining.test_sweep import FAST, MARKET
@@ -52,3 +52,30 @@ def test_finished_sweep_shows_chart_table_and_verdicts(home: Path, language: str
     assert any(words[0] in p.proto.text for p in at.get("progress"))
     assert any(words[1] in m.value for m in at.markdown)
     assert any(m.label in ("Deflated Sharpe ratio", "디플레이티드 샤프 비율") for m in at.metric)
+
+
+def test_a_sweep_is_started_from_the_sidebar(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form defines the grid; Start creates the sweep and spawns its background process
+    (stubbed here); the page then shows it as stopped (no process) with a Resume button."""
+    from engine.mining import worker
+
+    project = make_project(home / "projects" / "demo", generate(MARKET))
+    spawned: list[list[str]] = []
+    monkeypatch.setattr(worker, "spawn", lambda p, run_id, command: spawned.append(command))
+    at = _page()
+    form = at.sidebar
+    form.multiselect[0].set_value(["random", "classic"])
+    form.slider[0].set_value(1)
+    form.multiselect[1].set_value([2017])
+    form.number_input[0].set_value(300)
+    form.number_input[1].set_value(1)
+    at.sidebar.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    (run_id,) = sweep_ids(project)
+    assert spawned and run_id in spawned[0]
+    spec = S.SweepSpec.from_dict(project.run_record(run_id).config)
+    assert (spec.methods, spec.seeds, spec.test_years, spec.max_evaluations) == (
+        ("random", "classic"), (0,), (2017,), 300)
+    assert any("0 of 2 cells finished" in p.proto.text for p in at.get("progress"))
+    assert any(b.label == "Resume" for b in at.button)
