@@ -348,17 +348,24 @@ def _note(t: Translator, choice: ChartChoice) -> ChartsNote:
     return ChartsNote(t(f"report.renderer.{choice.renderer}"), t(choice.reason))
 
 
+def _report(lang: str, charts: str, author: str | None,
+            specs: Callable[[Translator], Sequence[PdfChart]],
+            outline: Callable[[Translator, ChartsNote], Outline]) -> PdfReport:
+    """Every PDF the same way: fonts, the chart renderer chosen (and its fallback), the
+    charts drawn, then the outline (which names the renderer in its appendix) rendered."""
+    register_fonts()
+    t = Translator(lang)
+    drawn, choice = render_charts(specs(t), choose_renderer(charts, t.lang))
+    data, pages = _render(outline(t, _note(t, choice)), t, drawn, author)
+    return PdfReport(data, choice, pages)
+
+
 def render_pdf(project: Project, name: str, *, lang: str = "en", charts: str = "auto",
                author: str | None = None) -> PdfReport:
     """The PDF report of one strategy (sections: :func:`engine.report.content.strategy_outline`)."""
-    register_fonts()
-    t = Translator(lang)
-    choice = choose_renderer(charts, t.lang)
     content = gather(project, name)
-    drawn, choice = render_charts(strategy_charts(content, t), choice)
-    outline = strategy_outline(content, t, _note(t, choice), author)
-    data, pages = _render(outline, t, drawn, author)
-    return PdfReport(data, choice, pages)
+    return _report(lang, charts, author, lambda t: strategy_charts(content, t),
+                   lambda t, note: strategy_outline(content, t, note, author))
 
 
 def render_comparison_pdf(project: Project, names: Sequence[str], *, lang: str = "en",
@@ -366,14 +373,9 @@ def render_comparison_pdf(project: Project, names: Sequence[str], *, lang: str =
     """Several strategies side by side (:func:`engine.report.content.comparison_outline`)."""
     if len(dict.fromkeys(names)) < 2:
         raise ConfigError("a comparison needs at least two different strategies")
-    register_fonts()
-    t = Translator(lang)
-    choice = choose_renderer(charts, t.lang)
     contents = gather_many(project, names)
-    drawn, choice = render_charts(comparison_charts(contents, t), choice)
-    outline = comparison_outline(contents, t, _note(t, choice), author)
-    data, pages = _render(outline, t, drawn, author)
-    return PdfReport(data, choice, pages)
+    return _report(lang, charts, author, lambda t: comparison_charts(contents, t),
+                   lambda t, note: comparison_outline(contents, t, note, author))
 
 
 def build_pdf(project: Project, strategy: str, *, lang: str = "en", charts: str = "auto",
@@ -393,11 +395,6 @@ def render_sweep_pdf(project: Project, run_id: str, *, lang: str = "en", charts:
     """The PDF report of a sweep (:func:`engine.report.sweep_report.sweep_outline`)."""
     from engine.report.sweep_report import gather_sweep, sweep_charts, sweep_outline
 
-    register_fonts()
-    t = Translator(lang)
-    choice = choose_renderer(charts, t.lang)
     content = gather_sweep(project, run_id)
-    drawn, choice = render_charts(sweep_charts(content, t), choice)
-    outline = sweep_outline(content, t, _note(t, choice), author)
-    data, pages = _render(outline, t, drawn, author)
-    return PdfReport(data, choice, pages)
+    return _report(lang, charts, author, lambda t: sweep_charts(content, t),
+                   lambda t, note: sweep_outline(content, t, note, author))

@@ -147,6 +147,15 @@ def _title(d: Drawing, title: str) -> float:
     return 16.0
 
 
+def _y_grid(d: Drawing, ticks: Sequence[float], x0: float, x1: float,
+            py: Callable[[float], float], percent: bool, step: float) -> None:
+    """Horizontal grid lines at ``ticks`` with their labels left of the axis."""
+    for v in ticks:
+        d.add(Line(x0, py(v), x1, py(v), strokeColor=_GRID, strokeWidth=0.5))
+        d.add(String(x0 - 4, py(v) - 2.5, _fmt_axis(v, percent, step), fontName=FONT,
+                     fontSize=7, fillColor=_TEXT, textAnchor="end"))
+
+
 def line_chart(width: float, lines: Sequence[Curve], *, title: str = "", percent: bool = False,
                height: float | None = None) -> Drawing:
     """Dates on x, one or more series on y (greys and dashes), zero line, legend on top.
@@ -185,10 +194,7 @@ def line_chart(width: float, lines: Sequence[Curve], *, title: str = "", percent
     def py(v: float) -> float:
         return y0 + (y1 - y0) * (v - lo) / (hi - lo)
 
-    for v in ticks:
-        d.add(Line(x0, py(v), x1, py(v), strokeColor=_GRID, strokeWidth=0.5))
-        d.add(String(x0 - 4, py(v) - 2.5, _fmt_axis(v, percent, step), fontName=FONT,
-                     fontSize=7, fillColor=_TEXT, textAnchor="end"))
+    _y_grid(d, ticks, x0, x1, py, percent, step)
     for day, label in _date_ticks(start, end):
         d.add(Line(px(day), y0, px(day), y0 - 3, strokeColor=_AXIS, strokeWidth=0.5))
         d.add(String(px(day), y0 - 11, label, fontName=FONT, fontSize=7, fillColor=_TEXT,
@@ -419,10 +425,7 @@ def dot_chart(width: float, groups: Sequence[str], series: Sequence[str],
     def py(v: float) -> float:
         return y0 + (y1 - y0) * (v - lo) / (hi - lo)
 
-    for v in ticks:
-        d.add(Line(x0, py(v), x1, py(v), strokeColor=_GRID, strokeWidth=0.5))
-        d.add(String(x0 - 4, py(v) - 2.5, _fmt_axis(v, False, step), fontName=FONT,
-                     fontSize=7, fillColor=_TEXT, textAnchor="end"))
+    _y_grid(d, ticks, x0, x1, py, False, step)
     group_w = (x1 - x0) / max(len(groups), 1)
     slot = group_w * 0.8 / max(len(series), 1)
     for gi, group in enumerate(groups):

@@ -66,4 +66,5 @@ def _guide(page, server) -> None:  # type: ignore[no-untyped-def]
     box.get_by_text(i18n.translate(f"home.next_{step.key}", "ko")).wait_for()
     text = box.inner_text()
     assert "다음 단계" in text and i18n.translate(f"home.reason_{step.reason}", "ko") in text
-    assert "✓ 완료" in page.locator(".st-key-step_data").inner_text()
+    # the step list redraws after the box (same rerun, later element): wait for it
+    page.locator(".st-key-step_data").get_by_text("✓ 완료").wait_for()
