@@ -121,12 +121,14 @@ class Registry(Generic[E]):
         self.get(name)
         return name
 
-    def unknown(self, name: str) -> ConfigError:
-        choices = ", ".join(self._entries)
-        return ConfigError(f"unknown {self.what} '{name}'; choose one of {choices}",
+    def unknown(self, name: str, choices: tuple[str, ...] | None = None) -> ConfigError:
+        """The error of a name that is not registered, listing ``choices`` (default: this
+        registry's names; a field two registries share lists both)."""
+        listed = ", ".join(self._entries if choices is None else choices)
+        return ConfigError(f"unknown {self.what} '{name}'; choose one of {listed}",
                            code="config_unknown_choice",
                            params={"field": self.field, "value": str(name),
-                                   "choices": choices})
+                                   "choices": listed})
 
     def label(self, name: str, t: i18n.Translator | None = None) -> str:
         """The entry's label in the reader's language; a plug-in without a catalogue entry

@@ -253,14 +253,8 @@ def _parse_dates(col: pl.Series, rows: pl.Series, f: _Findings, name: str) -> pl
     bad = (parsed.is_null() & col.is_not_null()) | col.is_null()
     if bad.any():
         bad_rows = rows.filter(bad).to_list()
-        bad_vals = col.cast(pl.Utf8).filter(bad).to_list()
-        f.add("error", "bad_date",
-              f"column '{name}': {len(bad_rows)} value(s) are not dates (row {_shown(bad_rows)}: "
-              f"{_shown([shown_value(v) for v in bad_vals])}); use YYYY-MM-DD",
-              column=name, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
-              params={"column": name, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
-                      "values": [shown_value(v) for v in bad_vals[:MAX_SHOWN]],
-                      "more": _more(len(bad_rows))})
+        _bad_cells(f, "bad_date", name, f"{len(bad_rows)} value(s) are not dates", bad_rows,
+                   col.cast(pl.Utf8).filter(bad).to_list(), suffix="; use YYYY-MM-DD")
         return None
     return parsed
 
@@ -290,6 +284,20 @@ def _to_bool(col: pl.Series) -> tuple[pl.Series, pl.Series]:
     return values, bad
 
 
+def _bad_cells(f: _Findings, code: str, column: str, problem: str, bad_rows: list[Any],
+               values: list[Any], *, suffix: str = "") -> None:
+    """One error for the offending cells of ``column``: ``problem`` says what is wrong with
+    them ("3 value(s) are infinite"); the first rows and values are named, each value
+    escaped and cut (:func:`engine.data.quality.shown_value`)."""
+    shown = [shown_value(v) for v in values[:MAX_SHOWN]]
+    f.add("error", code,
+          f"column '{column}': {problem} (row {_shown(bad_rows)}: "
+          f"{_shown(shown, len(values))}){suffix}",
+          column=column, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
+          params={"column": column, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
+                  "values": shown, "more": _more(len(bad_rows))})
+
+
 def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFrame | None:
     frame, rows = raw.frame, raw.frame.get_column(ROW)
     out: dict[str, pl.Series] = {}
@@ -311,15 +319,9 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
     control = tickers.str.contains(r"[\x00-\x1f\x7f]").fill_null(False)
     if control.any():  # a NUL or an ANSI escape would garble every message and terminal
         bad_rows = rows.filter(control).to_list()
-        names = tickers.filter(control).unique(maintain_order=True).to_list()
-        bad_vals = [shown_value(v) for v in names[:MAX_SHOWN]]
-        f.add("error", "control_in_ticker",
-              f"column '{ticker_src}': {len(bad_rows)} row(s) have a ticker with control "
-              f"characters (row {_shown(bad_rows)}: {_shown(bad_vals, len(names))})",
-              column=ticker_src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
-              params={"column": ticker_src, "count": len(bad_rows),
-                      "rows": bad_rows[:MAX_SHOWN], "values": bad_vals,
-                      "more": _more(len(bad_rows))})
+        _bad_cells(f, "control_in_ticker", ticker_src,
+                   f"{len(bad_rows)} row(s) have a ticker with control characters", bad_rows,
+                   tickers.filter(control).unique(maintain_order=True).to_list())
     out[TICKER] = tickers.alias(TICKER)
     for src, canon in mapping.items():
         if canon in (DATE, TICKER):
@@ -328,7 +330,6 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
         values, bad = (_to_bool if canon == UNIVERSE else _to_float)(col)
         if bad.any():
             bad_rows = rows.filter(bad).to_list()
-            bad_vals = col.cast(pl.Utf8).filter(bad).to_list()
             known = canon in REQUIRED or canon in ("vwap", "amount", "adj_close", UNIVERSE)
             if not known and bad.sum() == col.is_not_null().sum():
                 f.add("warning", "text_column_ignored",
@@ -336,24 +337,15 @@ def _convert(raw: RawTable, mapping: dict[str, str], f: _Findings) -> pl.DataFra
                       params={"column": src})
                 continue
             kind = "true/false" if canon == UNIVERSE else "numbers"
-            f.add("error", "not_boolean" if canon == UNIVERSE else "not_numeric",
-                  f"column '{src}': {len(bad_rows)} value(s) are not {kind} (row "
-                  f"{_shown(bad_rows)}: {_shown([shown_value(v) for v in bad_vals])})",
-                  column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
-                  params={"column": src, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
-                          "values": [shown_value(v) for v in bad_vals[:MAX_SHOWN]],
-                          "more": _more(len(bad_rows))})
+            _bad_cells(f, "not_boolean" if canon == UNIVERSE else "not_numeric", src,
+                       f"{len(bad_rows)} value(s) are not {kind}", bad_rows,
+                       col.cast(pl.Utf8).filter(bad).to_list())
             continue
         infinite = values.is_infinite().fill_null(False) if canon != UNIVERSE else None
         if infinite is not None and infinite.any():  # 'inf', '1e309': stored, then poison
             bad_rows = rows.filter(infinite).to_list()
-            bad_vals = [shown_value(v) for v in col.cast(pl.Utf8).filter(infinite).to_list()]
-            f.add("error", "not_finite",
-                  f"column '{src}': {len(bad_rows)} value(s) are infinite (row "
-                  f"{_shown(bad_rows)}: {_shown(bad_vals)})",
-                  column=src, rows=tuple(bad_rows[:MAX_SHOWN]), count=len(bad_rows),
-                  params={"column": src, "count": len(bad_rows), "rows": bad_rows[:MAX_SHOWN],
-                          "values": bad_vals[:MAX_SHOWN], "more": _more(len(bad_rows))})
+            _bad_cells(f, "not_finite", src, f"{len(bad_rows)} value(s) are infinite", bad_rows,
+                       col.cast(pl.Utf8).filter(infinite).to_list())
             continue
         out[canon] = values.alias(canon)
     if f.errors:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine import i18n
-from engine.errors import ConfigError
 from engine.mining.generators import GENERATORS
 from engine.registry import Ref, Registry, resolve
 
@@ -56,10 +55,7 @@ def is_neural(name: str) -> bool:
 def check_miner(name: str) -> None:
     """The ConfigError of an unknown miner, listing both registries' names."""
     if name not in GENERATORS and name not in STRATEGIES:
-        choices = ", ".join(miner_names())
-        raise ConfigError(f"unknown generator '{name}'; choose one of {choices}",
-                          code="config_unknown_choice",
-                          params={"field": "generator", "value": name, "choices": choices})
+        raise GENERATORS.unknown(name, miner_names())
 
 
 def miner_label(name: str, t: i18n.Translator | None = None) -> str:

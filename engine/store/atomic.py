@@ -167,9 +167,6 @@ def write_dir(final: Path, writer: Callable[[Path], T]) -> T:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-    except StoreError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise write_error(final, exc) from None

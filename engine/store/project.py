@@ -73,6 +73,12 @@ def check_folder_path(path: Path) -> None:
             return
 
 
+def _unreadable(path: Path, meta: DatasetMeta, exc: BaseException) -> StoreError:
+    """A dataset file that exists in the project but cannot be read."""
+    return StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); re-import the "
+                      "source file")
+
+
 def validate_name(name: str, what: str = "name") -> str:
     """Return ``name`` stripped, or raise StoreError if it cannot be a folder name.
 
@@ -331,8 +337,7 @@ class Project:
         try:
             actual = file_sha256(path)
         except OSError as exc:
-            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
-                             "re-import the source file") from None
+            raise _unreadable(path, meta, exc) from None
         if actual != meta.content_hash:
             raise StoreError(
                 f"{path} does not match the content hash recorded when dataset '{meta.name}' "
@@ -343,14 +348,17 @@ class Project:
                         "recorded": meta.content_hash[:12]})
         return meta
 
-    def load_frame(self, name: str) -> pl.DataFrame:
+    def _read_frame(self, name: str) -> tuple[DatasetMeta, pl.DataFrame]:
+        """The verified dataset's metadata and long table (read once each)."""
         meta = self.verify_dataset(name)
         path = self.dataset_dir(name) / "panel.parquet"
         try:
-            return pl.read_parquet(path)
+            return meta, pl.read_parquet(path)
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
-                             "re-import the source file") from None
+            raise _unreadable(path, meta, exc) from None
+
+    def load_frame(self, name: str) -> pl.DataFrame:
+        return self._read_frame(name)[1]
 
     def dataset_dates(self, name: str) -> np.ndarray:
         """The dataset's trading days (sorted, ``datetime64[D]``), read from its date column
@@ -360,13 +368,12 @@ class Project:
         try:
             column = pl.scan_parquet(path).select(pl.col(DATE).unique().sort()).collect()
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise StoreError(f"{path}: cannot read dataset '{meta.name}' ({exc}); "
-                             "re-import the source file") from None
+            raise _unreadable(path, meta, exc) from None
         return column.get_column(DATE).to_numpy().astype("datetime64[D]")
 
     def load_panel(self, name: str) -> Panel:
-        meta = self.dataset_meta(name)
-        return build(self.load_frame(name), vwap_derived=meta.vwap_derived)
+        meta, frame = self._read_frame(name)
+        return build(frame, vwap_derived=meta.vwap_derived)
 
     def delete_dataset(self, name: str) -> None:
         path = self.dataset_dir(name)
