@@ -25,7 +25,7 @@ from tests.conftest import REPO, make_market
 
 ENGINE = REPO / "engine"
 #: Calls whose positional argument at this index is a validation issue code.
-ISSUE_CALLS = {"add": 1, "_warn": 1, "_warn_rows": 1}
+ISSUE_CALLS = {"add": 1, "_warn": 1, "_warn_rows": 1, "_bad_cells": 1}
 
 
 def _strings(node: ast.AST) -> Iterator[str]:
