@@ -7,11 +7,15 @@ dataset never serves stale numbers.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from engine.data.panel import Panel
 from engine.metrics.formulas import FactorDetail
 from engine.metrics.formulas import factor_detail as _factor_detail
+from engine.mining.planted import PlantedMatch
+from engine.mining.planted import planted_matches as _planted_matches
+from engine.store.demo import is_demo
 from engine.store.project import Project
 
 
@@ -36,3 +40,21 @@ def factor_detail(project: Project, dataset: str, formulas: tuple[str, ...]) -> 
     """IC series, decay and correlation of a zoo on its dataset (cached by content)."""
     meta = project.dataset_meta(dataset)
     return _detail(str(project.root), dataset, meta.content_hash, formulas)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _planted(root: str, dataset: str, content_hash: str, formulas: tuple[str, ...],
+             train: tuple[str, str] | None) -> dict[str, PlantedMatch | None]:
+    panel = _panel(root, dataset, content_hash)
+    days = panel.date_mask(*train) if train else np.ones(panel.n_days, dtype=bool)
+    return _planted_matches(panel, list(formulas), days)
+
+
+def planted_matches(project: Project, dataset: str, formulas: tuple[str, ...],
+                    train: tuple[str, str] | None) -> dict[str, PlantedMatch | None] | None:
+    """Which planted signal each formula matches over the training days, on the demo market
+    only (None on any other dataset: nothing is planted there)."""
+    meta = project.dataset_meta(dataset)
+    if not is_demo(meta):
+        return None
+    return _planted(str(project.root), dataset, meta.content_hash, formulas, train)

@@ -8,12 +8,14 @@ import polars as pl
 import streamlit as st
 
 from alphaforge_app import state
-from alphaforge_app.cache import factor_detail
+from alphaforge_app.cache import factor_detail, planted_matches
 from alphaforge_app.components.dates import date_range
 from alphaforge_app.components.prepared import prepared_download
 from alphaforge_app.i18n import error_text, t, translator
+from engine.data.synthetic import PLANTED_SIGNALS
 from engine.device import DEVICES
 from engine.errors import AlphaForgeError
+from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.expr.mathtext import readable
 from engine.mining import worker
 from engine.mining.config import MiningConfig, preset
@@ -36,6 +38,7 @@ FITNESS = {"ic": "IC", "rank_ic": "RankIC", "icir": "ICIR", "rank_icir": "RankIC
 GENERATOR_LABELS = miner_labels(translator())
 PRESET_LABELS = PRESETS.labels(translator())
 DEVICE_LABELS = DEVICES.labels(translator())
+SEED_SET_LABELS = {name: t(spec.label) for name, spec in BUILTIN_SETS.items()}
 
 with st.sidebar.form("mine"):
     st.markdown(t("mining.new_run_heading"))
@@ -62,6 +65,9 @@ with st.sidebar.form("mine"):
     valid = date_range(t("mining.valid_dates"), suggested_valid,
                        min_value=first, max_value=last, help=t("mining.valid_help"))
     seed = st.number_input(t("mining.seed"), 0, 2**31 - 1, 0, help=t("mining.seed_help"))
+    seed_set = st.selectbox(t("mining.seed_set"), list(SEED_SET_LABELS),
+                            format_func=SEED_SET_LABELS.__getitem__,
+                            help=t("mining.seed_set_help"))
     device = st.selectbox(t("mining.device"), list(DEVICE_LABELS),
                           format_func=DEVICE_LABELS.__getitem__,
                           help=t("mining.device_help"))
@@ -75,7 +81,7 @@ if start:
                         device=device, zoo_size=int(zoo_size), corr_thresh=float(corr),
                         max_rounds=int(rounds),
                         time_budget_s=60.0 * minutes if timed else None,
-                        train=(str(train[0]), str(train[1])),
+                        warmup_seed_set=seed_set, train=(str(train[0]), str(train[1])),
                         valid=(str(valid[0]), str(valid[1])))
         st.session_state["af_run"] = worker.start(project, config, dataset=dataset)
         st.toast(t("mining.started"))
@@ -199,7 +205,10 @@ zoo = worker.read_zoo(project, run_id)
 if zoo is not None and zoo.factors:
     st.subheader(t("mining.zoo_heading", count=len(zoo.factors)))
     labels = series.factor_labels(zoo.formulas)
-    table = series.zoo_table(zoo, labels, translator())
+    train = (zoo.source.get("split") or {}).get("train")
+    planted = planted_matches(project, zoo.source.get("dataset") or dataset,
+                              tuple(zoo.formulas), tuple(train) if train else None)
+    table = series.zoo_table(zoo, labels, translator(), planted)
     picked = st.dataframe(
         table, hide_index=True, use_container_width=True, on_select="rerun",
         selection_mode="single-row", key="zoo_table",
@@ -208,6 +217,8 @@ if zoo is not None and zoo.factors:
                                                     help=t("mining.col_readable_help")),
             "meaning": st.column_config.TextColumn(t("gloss.column"), width="medium",
                                                    help=t("gloss.column_help")),
+            "planted": st.column_config.TextColumn(t("mining.col_planted"),
+                                                   help=t("mining.col_planted_help")),
             "formula": st.column_config.TextColumn(t("mining.col_formula"), width="medium"),
             "label": st.column_config.TextColumn(t("mining.col_label")),
             "fitness": st.column_config.NumberColumn(t("mining.col_fitness"), format="%.4f",
@@ -219,6 +230,10 @@ if zoo is not None and zoo.factors:
                for key, name in (("ic", "IC"), ("rank_ic", "RankIC"), ("icir", "ICIR"),
                                  ("rank_icir", "RankICIR"))}})
     st.caption(t("mining.zoo_caption"))
+    if planted is not None:
+        found = sorted({m.signal for m in planted.values() if m is not None})
+        st.caption(t("mining.planted_found", found=", ".join(found) or "—",
+                     count=len(found), total=len(PLANTED_SIGNALS)))
     rows = picked.selection.rows if picked is not None else []
     formula = table["formula"][rows[0]] if rows else None
     with st.expander(t("mining.detail_heading"), expanded=formula is not None):

@@ -14,10 +14,9 @@ if TYPE_CHECKING:
 
 
 def cmd_demo(args: argparse.Namespace) -> Output:
-    from engine.data.synthetic import SyntheticConfig
-    from engine.store.demo import ensure_demo
+    from engine.store.demo import demo_config, ensure_demo
 
-    config = SyntheticConfig(n_tickers=args.tickers, n_days=args.days, seed=args.seed)
+    config = demo_config(n_tickers=args.tickers, n_days=args.days, seed=args.seed)
     project, meta, created = ensure_demo(project_path(args), config, name=args.name,
                                          replace=not args.if_missing)
     state = "created" if created else "already exists"

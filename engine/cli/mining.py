@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.cli.common import Output, open_project
 from engine.device import DEVICES
+from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.mining.presets import PRESETS
 from engine.mining.strategies import miner_names
 
@@ -41,6 +42,8 @@ def cmd_mine(args: argparse.Namespace) -> Output:
             overrides["time_budget_s"] = args.time_budget
         if args.max_evaluations is not None:
             overrides["max_evaluations"] = args.max_evaluations
+        if args.seed_set is not None:
+            overrides["warmup_seed_set"] = args.seed_set
         config = preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
         dataset = args.dataset or _only_dataset(project)
         run_id = run_mining(project, config, dataset=dataset, progress_cb=show)
@@ -55,12 +58,38 @@ def cmd_mine(args: argparse.Namespace) -> Output:
         for f in factor_set.factors]
     lines = [f"run {run_id}: {len(rows)} factor(s) in the zoo (saved as factor set '{run_id}')",
              f"{'trainIC':>7} {'trRkIC':>7} {'validIC':>7} {'vaRkIC':>7} {'vaICIR':>7}  formula"]
+    planted = _planted(project, factor_set)
     for r in rows:
+        match = planted.get(r["formula"]) if planted is not None else None
+        if planted is not None:
+            r["planted"] = None if match is None else {"signal": match.signal,
+                                                       "corr": match.corr}
         lines.append(" ".join(_fmt(r.get(k)) for k in (
             "train_ic", "train_rank_ic", "valid_ic", "valid_rank_ic", "valid_icir"))
-            + f"  {r['formula']}")
+            + f"  {r['formula']}" + (f"  [planted: {match.text()}]" if match else ""))
+    if planted is not None:
+        found = sorted({m.signal for m in planted.values() if m is not None})
+        lines.append(f"demo market: the zoo found {len(found)} of the planted signals"
+                     + (f" ({', '.join(found)})" if found else ""))
     return Output({"run_id": run_id, "factor_set": run_id, "zoo": rows,
                    "source": dict(factor_set.source)}, "\n".join(lines))
+
+
+def _planted(project, factor_set) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """On the demo market: the planted signal each zoo factor matches over the training days
+    (engine.mining.planted); None on any other dataset."""
+    from engine.mining.planted import planted_matches
+    from engine.store.demo import is_demo
+
+    dataset = factor_set.source.get("dataset")
+    if not dataset or dataset not in project.dataset_names():
+        return None
+    if not is_demo(project.dataset_meta(dataset)):
+        return None
+    panel = project.load_panel(dataset)
+    train = (factor_set.source.get("split") or {}).get("train")
+    days = panel.date_mask(*train) if train else panel.date_mask(None, None)
+    return planted_matches(panel, factor_set.formulas, days)
 
 
 def _progress_line(event: dict[str, Any]) -> str:
@@ -96,6 +125,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--valid", metavar="START:END", help="validation dates (reported)")
     p.add_argument("--test", metavar="START:END", help="test dates (reported)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed-set", choices=list(BUILTIN_SETS),
+                   help="built-in factor set whose formulas (and their mutations) open the "
+                        "warm-up (default: classic)")
     p.add_argument("--device", choices=DEVICES.names(), default="auto")
     p.add_argument("--resume", metavar="RUN", help="continue a cancelled or killed run")
     p.set_defaults(func=cmd_mine)

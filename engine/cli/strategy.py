@@ -41,13 +41,14 @@ def _pct(x: float | None) -> str:
 
 
 def cmd_combine(args: argparse.Namespace) -> Output:
+    from engine.combine.base import CombineConfig
     from engine.combine.service import (
         StrategySpec,
         build_strategy,
         combine_config,
-        default_test_range,
         parse_range,
         resolve_factor_set,
+        suggested_test_range,
     )
 
     project = open_project(args)
@@ -55,18 +56,19 @@ def cmd_combine(args: argparse.Namespace) -> Output:
     if not source:
         raise ConfigError("give the factors to combine: --run RUN_ID or --factors SET "
                           "(a saved factor set, or 'classic')")
+    dataset = args.dataset or _default_dataset(project, source)
     test = parse_range(args.test, "--test")
-    if test is None:
-        test = default_test_range(resolve_factor_set(project, source))
-        if test is None:
-            raise ConfigError(f"give the days to score with --test START:END ('{source}' is "
-                              "not a mining run, so there is no validation range to follow)")
+    if test is None:  # as the Combine page: after the run's validation range, else the
+        # test range of the dataset's default split (a built-in or imported set)
+        start, end = suggested_test_range(project, dataset, resolve_factor_set(project, source),
+                                          args.horizon or CombineConfig.horizon)
+        test = (str(start), str(end))
     config = combine_config(args.method, n_factors=args.n_factors, horizon=args.horizon,
                             price=args.target_price)
     if args.window is not None:
         config = dataclasses.replace(config, window=_window(args.window))
     name = args.name or f"{source}-{args.method}"
-    spec = StrategySpec(name=name, dataset=args.dataset or _default_dataset(project, source),
+    spec = StrategySpec(name=name, dataset=dataset,
                         factor_set=source, test=test, train=parse_range(args.train, "--train"),
                         config=config)
     result, info = build_strategy(project, spec, overwrite=args.overwrite)
@@ -122,7 +124,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--method", choices=COMBINE_METHODS.names(), default="dynamic")
     p.add_argument("--test", metavar="START:END",
                    help="days to score (default for --run: from the day after the run's "
-                        "validation range to the end of the data)")
+                        "validation range to the end of the data; for other sets: the test "
+                        "range of the dataset's default 70/15/15 split)")
     p.add_argument("--train", metavar="START:END",
                    help="training days of the static methods (default: all days before --test)")
     p.add_argument("--dataset", help="dataset (default: the one the factors were mined on)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.device import DEVICES
 from engine.errors import ConfigError
+from engine.expr.builtin_sets import BUILTIN_SETS
 from engine.expr.ops import PRESETS as OPERATOR_PRESETS
 from engine.metrics.fitness import FITNESS_METRICS
 from engine.mining.generators import GENERATORS
@@ -156,6 +157,9 @@ class MiningConfig:
     # classic seeds at all); warm-up formulas are admission candidates (§4.4: only the
     # predictor's data)
     warmup_seeds: int = 8
+    # [ours] the built-in factor set the seeds come from (engine.expr.builtin_sets: classic,
+    # alpha158); only its formulas that the vocabulary writes within max_len tokens are used
+    warmup_seed_set: str = "classic"
     warmup_admit: bool = True
     warmup_max_batches: int = 200
     new_per_round: int = 1_000
@@ -215,6 +219,7 @@ class MiningConfig:
         if self.preset != CUSTOM_PRESET:
             PRESETS.check(self.preset)
         choice("operators", "operator set", self.operators, tuple(OPERATOR_PRESETS))
+        choice("warmup_seed_set", "seed factor set", self.warmup_seed_set, tuple(BUILTIN_SETS))
         if self.target_price not in ("vwap", "close"):
             raise ConfigError(f"target_price must be 'vwap' or 'close', got "
                               f"'{self.target_price}'", code="config_unknown_choice",

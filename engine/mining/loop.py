@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from engine.data.panel import Panel
 from engine.errors import FormulaError
-from engine.expr.classic import CLASSIC
+from engine.expr.builtin_sets import builtin_set
 from engine.expr.grammar import decode_batch
 from engine.expr.parse import encode
 from engine.mining import masker
@@ -291,7 +291,7 @@ class NeuralMiner:
 
     # ------------------------------------------------------------------ strategy
     def warmup(self, session: Session) -> list[str]:
-        """Seeds (the classic factors and their mutations, ``warmup_seeds``), then fresh
+        """Seeds (a built-in set's factors and their mutations, ``warmup_seeds``), then fresh
         random generators, until ``warmup`` formulas. [ours] The warm-up's formulas are
         admission candidates too (§4.4 step 0 only teaches the predictor with them): on a real
         market, with a time budget, throwing them away starves the zoo."""
@@ -302,15 +302,17 @@ class NeuralMiner:
         return list(self.store.current) if self.cfg.warmup_admit else []
 
     def seed_formulas(self, session: Session) -> dict[str, torch.Tensor]:
-        """The classic factors that the vocabulary can write within ``max_len`` tokens and
+        """The factors of the built-in set ``warmup_seed_set`` (classic by default, or
+        Alpha158) that the vocabulary can write within ``max_len`` tokens and
         ``warmup_seeds`` point / sub-tree mutations of each, scored, as action rows."""
         from engine.mining import baselines
 
         cfg = self.cfg
         if cfg.warmup_seeds < 0:
             return {}
-        bases = [e for e in (_encodable(session, f.formula) for f in CLASSIC.values())
-                 if e is not None]
+        seed_set = builtin_set(cfg.warmup_seed_set)
+        assert seed_set is not None  # the config checked the name
+        bases = [e for e in (_encodable(session, f) for f in seed_set.formulas) if e is not None]
         gp = baselines.GeneticProgramming(session)
         rng = session.rngs.numpy
         exprs = list(bases)

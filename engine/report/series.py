@@ -22,6 +22,7 @@ from engine.i18n import Translator
 from engine.metrics.portfolio import TRADING_DAYS, drawdown_series
 
 if TYPE_CHECKING:
+    from engine.mining.planted import PlantedMatch
     from engine.mining.zoo import FactorSet
     from engine.store.records import RunRecord
 
@@ -242,20 +243,25 @@ def run_fraction(events: Sequence[dict[str, object]]) -> float:
     return float(min(0.99, max(0.0, elapsed / max(elapsed + eta, 1e-9))))
 
 
-def zoo_table(zoo: FactorSet, labels: dict[str, str],
-              t: Translator | None = None) -> pl.DataFrame:
-    """One row per zoo factor: label, readable form, its meaning (when ``t`` is given),
+def zoo_table(zoo: FactorSet, labels: dict[str, str], t: Translator | None = None,
+              planted: Mapping[str, PlantedMatch | None] | None = None) -> pl.DataFrame:
+    """One row per zoo factor: label, readable form, its meaning (when ``t`` is given), the
+    demo market's planted signal it matches (when ``planted`` is given: the demo only),
     formula, fitness and its train/valid/test IC, RankIC, ICIR, RankICIR (columns
     ``train_ic`` ...; segments a run did not score are left out)."""
     factors = zoo.factors
     segments = [seg for seg in ("train", "valid", "test")
                 if any(seg in f.metrics for f in factors)]
+    t_none = (t or Translator())("mining.planted_none")
     rows = []
     for f in factors:
         row: dict[str, object] = {"label": labels.get(f.formula, ""),
                                   "readable": readable(f.formula)}
         if t is not None:
             row["meaning"] = meaning(f.formula, t)
+        if planted is not None:
+            match = planted.get(f.formula)
+            row["planted"] = match.text() if match is not None else t_none
         row.update(formula=f.formula, fitness=f.fitness)
         for seg in segments:
             for key in ("ic", "rank_ic", "icir", "rank_icir"):
@@ -263,7 +269,8 @@ def zoo_table(zoo: FactorSet, labels: dict[str, str],
                 row[f"{seg}_{key}"] = None if value is None else float(value)
         rows.append(row)
     schema = {"label": pl.Utf8, "readable": pl.Utf8, **({"meaning": pl.Utf8} if t else {}),
-              "formula": pl.Utf8, "fitness": pl.Float64,
+              **({"planted": pl.Utf8} if planted is not None else {}), "formula": pl.Utf8,
+              "fitness": pl.Float64,
               **{f"{seg}_{key}": pl.Float64 for seg in segments
                  for key in ("ic", "rank_ic", "icir", "rank_icir")}}
     return pl.DataFrame(rows, schema=schema)

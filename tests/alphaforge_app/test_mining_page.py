@@ -47,6 +47,9 @@ def test_finished_run_shows_zoo(home: Path, mined: Path) -> None:
     assert any(m.label == "Status" and m.value == "done" for m in at.metric)
     assert any(s.value.startswith("Zoo (") for s in at.subheader)
     assert at.dataframe
+    # the demo market: each factor's planted signal, and how many of the three were found
+    assert any("planted" in d.value.columns for d in at.dataframe)
+    assert any(c.value.startswith("Planted signals found by this zoo:") for c in at.caption)
 
 
 def test_bad_dates_are_refused(home: Path) -> None:
@@ -165,6 +168,27 @@ def test_start_without_time_limit_records_no_time_budget(home: Path,
     assert not at.exception, at.exception
     assert len(started) == 1
     assert started[0].time_budget_s is None and started[0].max_rounds == 5
+    assert started[0].warmup_seed_set == "classic"
+
+
+def test_the_warmup_seed_set_is_picked_in_the_sidebar(home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.mining import worker
+
+    started: list[object] = []
+
+    def fake_start(project, config, *, dataset, command=None):  # type: ignore[no-untyped-def]
+        started.append(config)
+        return worker.create_run(project, config, dataset)
+
+    monkeypatch.setattr(worker, "start", fake_start)
+    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
+    at = _page(home)
+    next(s for s in at.sidebar.selectbox if s.label == "Warm-up seeds").select("alpha158")
+    at.button(key="FormSubmitter:mine-Start mining").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert started[0].warmup_seed_set == "alpha158"
 
 
 def test_default_dates_are_the_runs_own_split(home: Path) -> None:

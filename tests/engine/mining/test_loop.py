@@ -185,3 +185,20 @@ def test_warmup_seeds_the_classic_factors_and_admits_from_the_warmup(small_panel
     assert candidates and len(candidates) <= cfg.warmup
     result = mine(small_panel, cfg.with_(max_rounds=1))
     assert any(m.round == -1 for m in result.zoo)  # admitted from the warm-up
+
+
+def test_the_warmup_can_start_from_alpha158(small_panel: Panel) -> None:
+    from engine.errors import ConfigError
+    from engine.expr.builtin_sets import builtin_set
+    from engine.mining.loop import NeuralMiner, _encodable
+    from engine.mining.session import Session
+
+    cfg = tiny(warmup_seeds=2, warmup=400, warmup_seed_set="alpha158")
+    session = Session(small_panel, cfg)
+    seeds = NeuralMiner(session).seed_formulas(session)
+    alpha158 = {session.key(e) for e in (_encodable(session, f)
+                                         for f in builtin_set("alpha158").formulas)
+                if e is not None}
+    assert len(alpha158) >= 20 and len(set(seeds) & alpha158) >= 10
+    with pytest.raises(ConfigError, match="seed factor set 'alpha999'"):
+        tiny(warmup_seed_set="alpha999")
