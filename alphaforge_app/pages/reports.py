@@ -17,7 +17,13 @@ from engine.mining.sweep_store import sweep_ids
 from engine.report import export, figures, series
 from engine.report.alphalens_export import alphalens_zip, build_frames
 from engine.report.charts import strategy_charts
-from engine.report.content import gather, gather_many
+from engine.report.content import (
+    StrategyContent,
+    best_compared,
+    gather,
+    gather_many,
+    significance_lines,
+)
 from engine.report.html import build_html
 from engine.report.pdf import build_comparison_pdf, build_pdf
 from engine.store.bundle import bundle_bytes
@@ -40,14 +46,34 @@ detail, compare, downloads = st.tabs([t("reports.tab_detail"), t("reports.tab_co
 
 
 _built: dict[str, dict[str, go.Figure]] = {}  # this run's charts by strategy (both tabs)
+_gathered: dict[str, StrategyContent] = {}
+
+
+def _content(name: str) -> StrategyContent:
+    if name not in _gathered:
+        _gathered[name] = gather(project, name)
+    return _gathered[name]
 
 
 def _figures(name: str) -> dict[str, go.Figure]:
     """The strategy's charts from the engine's chart list (the PDF's and HTML report's),
     built once per run even when the report and downloads tabs show the same strategy."""
     if name not in _built:
-        _built[name] = strategy_charts(gather(project, name), translator())
+        _built[name] = strategy_charts(_content(name), translator())
     return _built[name]
+
+
+def _significance(content: StrategyContent, intro: str | None = None) -> None:
+    """The report's "Is it luck?" lines: deflated Sharpe and the best factor's haircut t."""
+    if content.significance is None:
+        return
+    lines = significance_lines(translator(), content.significance, content.labels)
+    if not lines:
+        return
+    st.subheader(t("report.sig.heading"))
+    for line in ([intro] if intro else []) + lines:
+        st.markdown(line)
+    st.caption(t("report.sig.note"))
 
 
 with detail:
@@ -71,6 +97,7 @@ with detail:
     else:
         st.dataframe(series.metrics_table({name: strategy.backtest["summary"]}, tr),
                      hide_index=True, use_container_width=True)
+    _significance(_content(name))
     show_charts(_figures(name))
     st.subheader(t("reports.factors"))
     labels = series.factor_labels(info["formulas"])
@@ -111,6 +138,9 @@ with compare:
             st.dataframe(series.metrics_table({n: s.backtest["summary"]
                                                for n, s in loaded.items()}, tr),
                          hide_index=True, use_container_width=True)
+            best = best_compared(gather_many(project, picked))
+            if best is not None:
+                _significance(best, t("report.sig.best_compared", name=best.name))
             curves = {n: series.equity(s.table("backtest_daily")) for n, s in loaded.items()}
             st.plotly_chart(figures.equity_comparison(curves, t=tr), use_container_width=True)
             st.plotly_chart(figures.drawdown_comparison(curves, t=tr), use_container_width=True)

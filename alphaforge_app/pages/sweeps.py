@@ -19,7 +19,7 @@ from engine.mining.executors import EXECUTORS
 from engine.mining.presets import PRESETS
 from engine.mining.strategies import miner_labels
 from engine.mining.sweep_store import done_cells, summarize_sweep, sweep_ids, sweep_progress
-from engine.report import figures
+from engine.report import figures, series
 
 st.title(t("sweep.title"))
 project = state.current_project(state.is_single_user())
@@ -127,10 +127,12 @@ st.subheader(t("sweep.table"))
 st.dataframe(summary["table"], hide_index=True, key="sweep_table")
 
 if summary["verdicts"]:
-    st.subheader(t("sweep.verdicts", test=summary["verdicts"][0]["test"]))
+    st.subheader(t("sweep.verdicts", test=series.worded(summary["verdicts"][0]["test"],
+                                                      translator())))
     for v in summary["verdicts"]:
         p = v["p_value"]
-        st.markdown(t("sweep.verdict_line", a=v["a"], b=v["b"], verdict=v["verdict"],
+        st.markdown(t("sweep.verdict_line", a=v["a"], b=v["b"],
+                      verdict=series.worded(v["verdict"], translator()),
                       diff=f"{v['mean_diff']:+.4f}", wins=v["wins"], n=v["n"],
                       p="–" if not math.isfinite(p) else f"{p:.3f}"))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from engine.backtest.prices import ticker_benchmark
 from engine.combine.api import combine_panel
 from engine.combine.base import CombinationResult, CombineConfig
 from engine.data.panel import Panel
+from engine.data.target import forward_return
 from engine.errors import ConfigError, StoreError
 from engine.expr.builtin_sets import BUILTIN_SETS, builtin_set
 from engine.expr.evaluate import Evaluator
+from engine.metrics.factor import evaluate_factors
 from engine.mining.split import suggested_ranges
 from engine.mining.worker import ZOO_FILE
 from engine.mining.zoo import FactorSet, factor_set_names, load_factor_set
@@ -160,6 +163,8 @@ def build_strategy(project: Project, spec: StrategySpec, *, overwrite: bool = Fa
         "factor_set": factor_set.name, "formulas": factor_set.formulas,
         "test": list(spec.test), "train": list(spec.train) if spec.train else None,
         "config": spec.config.to_dict(), "summary": result.summary(),
+        "factor_tests": factor_tests(panel, values, factor_set.formulas, score_days,
+                                     spec.config),
     }
     save_strategy(project, spec.name, info, {
         "scores": result.scores_long(panel.tickers),
@@ -167,6 +172,24 @@ def build_strategy(project: Project, spec: StrategySpec, *, overwrite: bool = Fa
         "daily": result.daily,
     }, overwrite=overwrite)
     return result, info
+
+
+def factor_tests(panel: Panel, values: torch.Tensor, formulas: Sequence[str],
+                 score_days: np.ndarray, config: CombineConfig) -> list[dict[str, Any]]:
+    """Each factor's own IC over the scored days and its t-statistic, after the fact: what
+    a report needs to say how significant the best factor is given how many were tried
+    (engine.report.trials). Never an input of the combination."""
+    days = torch.from_numpy(np.asarray(score_days, dtype=bool))
+    target = forward_return(panel, config.horizon, config.price)  # type: ignore[arg-type]
+    rep = evaluate_factors(values[:, days], target[days], panel.universe[days],
+                           config.min_stocks)
+    return [{"formula": f, "ic": _finite_or_none(float(m)), "t": _finite_or_none(float(t))}
+            for f, m, t in zip(formulas, rep.ic.mean.reshape(-1).tolist(),
+                               rep.ic.t_stat.reshape(-1).tolist(), strict=True)]
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def scores_tensor(panel: Panel, scores: pl.DataFrame) -> torch.Tensor:

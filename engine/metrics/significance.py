@@ -133,6 +133,33 @@ def adjusted_t(t_stats: Sequence[float], method: Adjustment = "bhy") -> np.ndarr
 
 
 @dataclass(frozen=True)
+class BestFactor:
+    """The best of ``tests`` t-statistics and its haircuts (HLZ) for having been picked."""
+
+    t: float
+    tests: int
+    t_bonferroni: float
+    t_bhy: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def best_of(t_stats: Sequence[float], tests: int) -> BestFactor | None:
+    """The largest |t| of ``t_stats`` as the best of ``tests`` tests (at least the
+    statistics given): adjusted by Bonferroni and BHY with the other tests taken as no better
+    than it (conservative for BHY, exact for Bonferroni). None when no statistic is finite."""
+    ts = [float(t) for t in t_stats if math.isfinite(t)]
+    if not ts:
+        return None
+    top = max(ts, key=abs)
+    m = max(len(ts), int(tests))
+    rest = [top] + [0.0] * (m - 1)
+    return BestFactor(t=top, tests=m, t_bonferroni=float(adjusted_t(rest, "bonferroni")[0]),
+                      t_bhy=float(adjusted_t(rest, "bhy")[0]))
+
+
+@dataclass(frozen=True)
 class PairedVerdict:
     """``a`` against ``b`` over cells both ran: mean difference, wins, the test and p."""
 
@@ -149,6 +176,15 @@ class PairedVerdict:
         return asdict(self)
 
 
+#: The paired test's name as records store it (English: records are data, not text); readers
+#: word it and the verdicts through :data:`WORDING` in their language.
+WILCOXON = "Wilcoxon signed-rank (two-sided)"
+#: Catalogue key (engine/i18n/*/significance.toml) of each verdict and test name a record holds.
+WORDING = {"better": "significance.verdict_better", "worse": "significance.verdict_worse",
+           "no difference": "significance.verdict_no_difference",
+           WILCOXON: "significance.test_wilcoxon"}
+
+
 def paired_verdict(a: str, b: str, a_values: Sequence[float], b_values: Sequence[float],
                    alpha: float = 0.05) -> PairedVerdict:
     """Wilcoxon signed-rank test of ``a − b`` over paired cells (NaN pairs dropped)."""
@@ -157,7 +193,7 @@ def paired_verdict(a: str, b: str, a_values: Sequence[float], b_values: Sequence
     keep = np.isfinite(x) & np.isfinite(y)
     d = x[keep] - y[keep]
     n = int(d.size)
-    test = "Wilcoxon signed-rank (two-sided)"
+    test = WILCOXON
     if n == 0 or not np.any(d != 0):
         return PairedVerdict(a, b, n, float(d.mean()) if n else math.nan, 0, test, math.nan,
                              "no difference")

@@ -369,15 +369,8 @@ def significance(records: Sequence[Mapping[str, Any]], extra_trials: int = 0
     n_trials = len(records) + max(0, extra_trials)
     dsr = sig.deflated_sharpe(best["returns"], n_trials, sig.trial_sr_variance(daily_srs))
     out: dict[str, Any] = {"best_cell": best["id"], "deflated_sharpe": dsr.to_dict()}
-    ts = [t for t in best.get("factor_t", []) if isinstance(t, float) and math.isfinite(t)]
-    if ts:
-        m = max(len(ts), sum(int(r.get("evaluated", 0)) for r in records))
-        top = max(ts, key=abs)
-        # the best factor's haircut among m tests: its own p-value times m (Bonferroni) and
-        # BHY, with the other m − 1 tests taken as no better than it (conservative for BHY)
-        out["best_factor"] = {
-            "t": top, "tests": m,
-            "t_bonferroni": float(sig.adjusted_t([top] + [0.0] * (m - 1), "bonferroni")[0]),
-            "t_bhy": float(sig.adjusted_t([top] + [0.0] * (m - 1), "bhy")[0]),
-        }
+    ts = [t for t in best.get("factor_t", []) if isinstance(t, float)]
+    top = sig.best_of(ts, sum(int(r.get("evaluated", 0)) for r in records))
+    if top is not None:
+        out["best_factor"] = top.to_dict()
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -26,6 +27,7 @@ from engine.expr.mathtext import readable
 from engine.i18n import Translator
 from engine.report import series
 from engine.report.charts import benchmark_label, charts_of
+from engine.report.trials import Significance, Trials, count_trials, strategy_significance
 from engine.store.project import Project
 from engine.store.records import RunRecord, package_versions, utc_now
 from engine.store.strategies import StrategyFiles, load_strategy
@@ -121,6 +123,7 @@ class StrategyContent:
     equity: pl.DataFrame | None = None
     rolling_sharpe: pl.DataFrame | None = None
     monthly: pl.DataFrame | None = None  # year, 1..12
+    significance: Significance | None = None  # given what the project tried (trials.py)
 
     @property
     def has_backtest(self) -> bool:
@@ -193,8 +196,9 @@ def _provenance(project: Project, strategy: StrategyFiles) -> Provenance:
     )
 
 
-def gather(project: Project, name: str) -> StrategyContent:
-    """Read a saved strategy (and its latest backtest) into a :class:`StrategyContent`."""
+def gather(project: Project, name: str, trials: Trials | None = None) -> StrategyContent:
+    """Read a saved strategy (and its latest backtest) into a :class:`StrategyContent`, with
+    the significance of its results given the project's ``trials`` (counted when None)."""
     strategy = load_strategy(project, name)
     info = strategy.info
     formulas = tuple(str(f) for f in info["formulas"])
@@ -216,6 +220,7 @@ def gather(project: Project, name: str) -> StrategyContent:
         monthly_weights=series.monthly_weights(weights, labels),
         factors=series.factor_stats(weights, labels),
         provenance=_provenance(project, strategy),
+        significance=strategy_significance(project, name, trials),
     )
     bt = strategy.backtest
     if bt is None:
@@ -229,7 +234,8 @@ def gather(project: Project, name: str) -> StrategyContent:
 
 def gather_many(project: Project, names: Sequence[str]) -> list[StrategyContent]:
     """Several strategies for a comparison (names de-duplicated, order kept)."""
-    return [gather(project, n) for n in dict.fromkeys(names)]
+    trials = count_trials(project)
+    return [gather(project, n, trials) for n in dict.fromkeys(names)]
 
 
 def provenance_json(content: StrategyContent) -> str:
@@ -424,6 +430,37 @@ def _summary(o: _Numbered, t: Translator, c: StrategyContent) -> None:
                            *((t(f"report.metric.{k}"), fmt_value(t, bt.get(k), kind))
                              for k, kind in PORTFOLIO_KEYS)), (0.62, 0.38), numeric_from=1))
     o.add(Columns(tuple(grids)), Text(t("report.summary_note"), small=True))
+    _significance(o, t, c)
+
+
+def _three(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "–"
+
+
+def significance_lines(t: Translator, s: Significance, labels: Mapping[str, str]) -> list[str]:
+    """The significance of a strategy's best results in the reader's words (the report and
+    the Reports page say the same)."""
+    lines = []
+    d = s.sharpe
+    if d is not None and math.isfinite(d.sharpe):
+        lines.append(t("report.sig.sharpe", sharpe=f"{d.sharpe:+.4f}", dsr=_three(d.dsr),
+                       n=s.trials.n, strategies=s.trials.strategies, cells=s.trials.sweep_cells))
+    b = s.best_factor
+    if b is not None and s.best_formula is not None:
+        lines.append(t("report.sig.factor", label=labels.get(s.best_formula, s.best_formula),
+                       t=f"{b.t:.2f}", tests=t.number(b.tests, 0),
+                       bonf=f"{b.t_bonferroni:.2f}", bhy=f"{b.t_bhy:.2f}"))
+    return lines
+
+
+def _significance(o: _Numbered, t: Translator, c: StrategyContent) -> None:
+    if c.significance is None:
+        return
+    lines = significance_lines(t, c.significance, c.labels)
+    if not lines:
+        return
+    o.h2(t("report.sig.heading"))
+    o.add(*(Text(line) for line in lines), Text(t("report.sig.note"), small=True))
 
 
 def chart_params(c: StrategyContent, t: Translator) -> dict[str, object]:
@@ -599,6 +636,23 @@ def _comparison_setting(t: Translator, c: StrategyContent, key: str) -> str:
     return _plain(cfg.get(key))
 
 
+def best_compared(contents: Sequence[StrategyContent]) -> StrategyContent | None:
+    """The compared strategy with the highest backtest Sharpe ratio (None if none has one)."""
+    scored = [c for c in contents if c.significance is not None
+              and c.significance.sharpe is not None and math.isfinite(c.significance.sharpe.sharpe)]
+    return max(scored, key=lambda c: c.significance.sharpe.sharpe) if scored else None  # type: ignore[union-attr]
+
+
+def _best_of_compared(o: _Numbered, t: Translator, contents: Sequence[StrategyContent]) -> None:
+    best = best_compared(contents)
+    if best is None or best.significance is None:
+        return
+    o.h2(t("report.sig.heading"))
+    o.add(Text(t("report.sig.best_compared", name=best.name)),
+          *(Text(line) for line in significance_lines(t, best.significance, best.labels)),
+          Text(t("report.sig.note"), small=True))
+
+
 def comparison_outline(contents: Sequence[StrategyContent], t: Translator, charts: ChartsNote,
                        author: str | None = None) -> Outline:
     """Several strategies side by side: metrics, overlaid wealth curves and drawdowns (when
@@ -616,6 +670,7 @@ def comparison_outline(contents: Sequence[StrategyContent], t: Translator, chart
     untested = [c.name for c in contents if not c.has_backtest]
     if untested:
         o.add(Text(t("report.untested", names=", ".join(untested))))
+    _best_of_compared(o, t, contents)
     if len(untested) < len(contents):
         o.h1(t("report.section.performance"), new_page=True)
         o.chart("compare_equity", t("report.chart.compare_equity"))

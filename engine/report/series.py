@@ -34,6 +34,16 @@ def meaning(formula: str, t: Translator) -> str:
     return "" if g is None else t(g.key, **g.params)
 
 
+def worded(code: str, t: Translator) -> str:
+    """A verdict or test name of a significance record (``better``, ``Wilcoxon signed-rank
+    (two-sided)``: records keep English codes) in the reader's language; an unknown one as
+    stored."""
+    from engine.metrics.significance import WORDING  # scipy: only where a sweep is read
+
+    key = WORDING.get(code)
+    return t(key) if key else code
+
+
 def factor_labels(formulas: Sequence[str]) -> dict[str, str]:
     """Short, stable labels (F1, F2, ...) for long formula texts, in the given order."""
     return {f: f"F{i}" for i, f in enumerate(formulas, start=1)}

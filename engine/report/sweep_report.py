@@ -20,6 +20,7 @@ from engine.mining import sweep_store
 from engine.report import figures
 from engine.report.content import ChartsNote, Grid, Outline, Text, _cover_items, _kv, _Numbered
 from engine.report.pdf_charts import PdfChart, dot_chart
+from engine.report.series import worded
 from engine.store.project import Project
 from engine.store.records import package_versions, utc_now
 
@@ -103,10 +104,11 @@ def _verdicts(o: _Numbered, t: Translator, c: SweepContent) -> None:
     verdicts = c.summary.get("verdicts") or []
     if not verdicts:
         return
-    o.h2(t("report.sweep.verdicts", test=verdicts[0]["test"]))
+    o.h2(t("report.sweep.verdicts", test=worded(verdicts[0]["test"], t)))
     for v in verdicts:
         p = v["p_value"]
-        o.add(Text(t("report.sweep.verdict_line", a=v["a"], b=v["b"], verdict=v["verdict"],
+        o.add(Text(t("report.sweep.verdict_line", a=v["a"], b=v["b"],
+                     verdict=worded(v["verdict"], t),
                      diff=f"{v['mean_diff']:+.4f}", wins=v["wins"], n=v["n"],
                      p="–" if not math.isfinite(p) else f"{p:.3f}")))
 

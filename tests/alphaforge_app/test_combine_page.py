@@ -76,6 +76,11 @@ def test_reports_page_states(home: Path) -> None:
     assert not at.exception, at.exception
     assert any(m.label == "Mega-Alpha IC" for m in at.metric)
     assert len(at.dataframe) >= 3  # metrics, factors, comparison
+    # the significance of the best results, in the report tab and for the best compared
+    assert [h.value for h in at.subheader].count("Is it luck?") == 2
+    assert any("deflated Sharpe ratio" in m.value and "2 trials" in m.value
+               for m in at.markdown)
+    assert any("The best of the compared strategies" in m.value for m in at.markdown)
     labels = {b.label for b in at.get("download_button")}
     assert {"scores.csv", "backtest_daily.parquet", "equity.html"} <= labels
 

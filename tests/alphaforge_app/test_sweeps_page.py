@@ -51,6 +51,12 @@ def test_finished_sweep_shows_chart_table_and_verdicts(home: Path, language: str
     words = ("4 of 4 cells finished", "vs") if language == "en" else ("셀 4개 중 4개 완료", "대")
     assert any(words[0] in p.proto.text for p in at.get("progress"))
     assert any(words[1] in m.value for m in at.markdown)
+    # the verdict words and the test's name in the reader's language
+    verdicts = ("better", "worse", "no difference") if language == "en" else (
+        "우세", "열세", "차이 없음")
+    test = "Wilcoxon" if language == "en" else "윌콕슨"
+    assert any(any(v in m.value for v in verdicts) for m in at.markdown if words[1] in m.value)
+    assert any(test in h.value for h in at.subheader)
     assert any(m.label in ("Deflated Sharpe ratio", "디플레이티드 샤프 비율") for m in at.metric)
 
 

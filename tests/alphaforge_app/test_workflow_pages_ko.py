@@ -76,4 +76,5 @@ def test_reports_page_in_korean(home: Path) -> None:
     at = _page("reports")
     assert [t.label for t in at.tabs] == ["전략 보고서", "전략 비교", "다운로드"]
     assert any(m.label == "메가 알파 IC" for m in at.metric)
+    assert any(h.value == "운일까요?" for h in at.subheader)
     ko._assert_all_korean(at)

@@ -41,7 +41,7 @@ def _text(data: bytes) -> str:
     ("en", ("Sweep report", "Design", "Test RankIC by method and year",
             "Paired verdicts on test RankIC", "deflated Sharpe ratio")),
     ("ko", ("스윕 보고서", "설계", "방법·연도별 테스트 RankIC", "짝지은 판정",
-            "디플레이티드 샤프 비율")),
+            "디플레이티드 샤프 비율", "윌콕슨 부호 순위 검정", "차이 없음")),
 ])
 def test_pdf_has_every_section(swept: tuple[Any, str], lang: str, words: tuple[str, ...]
                                ) -> None:
