@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -148,12 +150,13 @@ def test_mining_page_in_korean(home: Path) -> None:
     assert any(m.label == "상태" and m.value == "실패" for m in at.metric)
 
 
-def test_start_without_time_limit_records_no_time_budget(home: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unticking the time limit gives a run that stops on rounds only (exactly re-runnable)."""
+def _start_from_sidebar(home: Path, monkeypatch: pytest.MonkeyPatch,
+                        change: Callable[[AppTest], None]) -> list[Any]:
+    """Open the page on a small demo, apply ``change`` to the form, press Start mining and
+    return the configs the (stubbed) background start received."""
     from engine.mining import worker
 
-    started: list[object] = []
+    started: list[Any] = []
 
     def fake_start(project, config, *, dataset, command=None):  # type: ignore[no-untyped-def]
         started.append(config)
@@ -162,10 +165,18 @@ def test_start_without_time_limit_records_no_time_budget(home: Path,
     monkeypatch.setattr(worker, "start", fake_start)
     ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
     at = _page(home)
-    next(c for c in at.sidebar.checkbox if c.label == "Stop at the time budget").uncheck()
+    change(at)
     at.button(key="FormSubmitter:mine-Start mining").click()
     at.run()
     assert not at.exception, at.exception
+    return started
+
+
+def test_start_without_time_limit_records_no_time_budget(home: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unticking the time limit gives a run that stops on rounds only (exactly re-runnable)."""
+    started = _start_from_sidebar(home, monkeypatch, lambda at: next(
+        c for c in at.sidebar.checkbox if c.label == "Stop at the time budget").uncheck())
     assert len(started) == 1
     assert started[0].time_budget_s is None and started[0].max_rounds == 5
     assert started[0].warmup_seed_set == "classic"
@@ -173,21 +184,8 @@ def test_start_without_time_limit_records_no_time_budget(home: Path,
 
 def test_the_warmup_seed_set_is_picked_in_the_sidebar(home: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.mining import worker
-
-    started: list[object] = []
-
-    def fake_start(project, config, *, dataset, command=None):  # type: ignore[no-untyped-def]
-        started.append(config)
-        return worker.create_run(project, config, dataset)
-
-    monkeypatch.setattr(worker, "start", fake_start)
-    ensure_demo(home / "projects" / "demo", SyntheticConfig(n_tickers=20, n_days=200, seed=1))
-    at = _page(home)
-    next(s for s in at.sidebar.selectbox if s.label == "Warm-up seeds").select("alpha158")
-    at.button(key="FormSubmitter:mine-Start mining").click()
-    at.run()
-    assert not at.exception, at.exception
+    started = _start_from_sidebar(home, monkeypatch, lambda at: next(
+        s for s in at.sidebar.selectbox if s.label == "Warm-up seeds").select("alpha158"))
     assert started[0].warmup_seed_set == "alpha158"
 
 
