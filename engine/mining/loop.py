@@ -346,10 +346,15 @@ class NeuralMiner:
             session.emit("predictor", losses={"predictor_train": report.train_loss,
                                               "predictor_valid": report.valid_loss},
                          samples=report.n_samples, epochs=report.epochs)
+        # [ours] the previous round's formulas stay candidates one more admission: among
+        # them the random exploration scored after the last one (after_admission), which
+        # would otherwise only teach the predictor, and formulas a since-changed zoo turned
+        # away for correlation (they are scored already: admission costs no evaluation)
+        previous = list(self.store.current)
         in_train = self.train_generator(session)
         new = self.collect(session, cfg.new_per_round, cfg.new_max_batches, reset=False)
         self.store.roll({**in_train, **new})
-        return list(self.store.current)
+        return list(dict.fromkeys([*self.store.current, *previous]))
 
     def after_admission(self, session: Session, index: int) -> None:
         n = self.cfg.random_per_round
