@@ -58,7 +58,6 @@ def test_combine_then_backtest_classic(demo: Path, capsys: pytest.CaptureFixture
     (["combine", "--factors", "classic", "--test", "yesterday"], "must look like START:END"),
     (["combine", "--factors", "nope", "--test", "2016-01-01:"], "no factor set 'nope'"),
     (["combine", "--test", "2016-01-01:"], "give the factors to combine"),
-    (["combine", "--factors", "classic"], "give the days to score with --test"),
     (["combine", "--factors", "classic", "--test", "2016-01-01:", "--window", "ten"],
      "--window must be a whole number"),
     (["backtest", "--strategy", "missing"], "no strategy 'missing'"),
@@ -68,6 +67,16 @@ def test_bad_requests_are_refused(demo: Path, argv: list[str], message: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*argv, "--project", str(demo)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_test_days_default_to_the_datasets_split(demo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --test the strategy is scored on the dataset's suggested test range, as the
+    Combine page opens on; it used to be an error."""
+    assert main(["combine", "--factors", "classic", "--name", "defaulted",
+                 "--project", str(demo)]) == 0
+    out = capsys.readouterr().out
+    assert "Strategy 'defaulted'" in out and "test days" in out
 
 
 def test_real_data_combine_backtest(us_file: Path, tmp_path: Path,
