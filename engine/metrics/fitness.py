@@ -78,7 +78,9 @@ class TargetSide:
     ``values [T, N]`` float32: the target, NaN outside the universe or where missing;
     ``universe [T, N]`` bool; per day: ``count`` of finite values, own (population) ``std``
     (float64), ``ok`` (z-score defined), ``enough`` (``min_stocks`` values) and
-    ``distinct`` values (the gate's reference).
+    ``distinct`` values (the gate's reference); the target's own ``mean`` (float64) and
+    ``columns [T, N, 3]`` float32: validity, the target centred on that mean (0 where
+    missing) and its square, which one batched product sums against a factor's.
     """
 
     values: torch.Tensor
@@ -91,9 +93,7 @@ class TargetSide:
     distinct: torch.Tensor
     min_stocks: int
     mean: torch.Tensor
-    centred: torch.Tensor
-    centred_sq: torch.Tensor
-    valid_f: torch.Tensor
+    columns: torch.Tensor
 
     @property
     def n_days(self) -> int:
@@ -124,10 +124,11 @@ def prepare_target(target: torch.Tensor, mask: torch.Tensor | None = None,
     centred = torch.where(valid, yd - mean[:, None], 0.0)
     std = torch.sqrt((centred * centred).sum(-1) / count.clamp(min=1))
     c32 = centred.to(torch.float32)
+    vf = valid.to(torch.float32)
     return TargetSide(values=y, valid=valid, universe=universe, count=count, std=std,
                       ok=(count >= 2) & (std > ZSCORE_EPS), enough=count >= min_stocks,
                       distinct=distinct_finite(y), min_stocks=min_stocks, mean=mean,
-                      centred=c32, centred_sq=c32 * c32, valid_f=valid.to(torch.float32))
+                      columns=torch.stack([vf, c32, c32 * c32], -1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,24 +166,31 @@ class _Workspace:
 
     def __init__(self, per: int, t: int, n: int, device: torch.device) -> None:
         self.buffers = [torch.empty(per, t, n, device=device) for _ in range(4)]
+        self.mask = torch.empty(per, t, n, dtype=torch.bool, device=device)
 
     def take(self, k: int) -> list[torch.Tensor]:
         return [b[:k] for b in self.buffers]
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """Per-row sums of ``a * b`` over the last axis (float32 products, float64 result)."""
-    return torch.mul(a, b, out=out).sum(-1).to(torch.float64)
+def _dots(a: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``[K, T, J]`` float64: per (factor, day) the sums over stocks of ``a [K, T, N]`` times
+    each of the day's ``J`` columns ``cols [T, N, J]``: one batched matrix product (float32
+    products summed in float32, as a float32 ``sum`` would) instead of J products and sums."""
+    return torch.bmm(a.transpose(0, 1), cols).transpose(0, 1).to(torch.float64)
 
 
 def _daily(x: torch.Tensor, side: TargetSide, gate_day: int | None, work: _Workspace
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     c, c2, tmp, xvf = work.take(x.shape[0])
-    xv = (x.abs() < torch.inf) & side.universe
-    gate = _gate(x, xv, xv.sum(-1), side, gate_day)
+    # finite and in the universe, into reused buffers; counted as floats (exact below 2^24
+    # stocks): fresh panel-sized temporaries and a bool sum cost more than the whole IC
+    xv = torch.lt(torch.abs(x, out=tmp), torch.inf, out=work.mask[: x.shape[0]])
+    xv &= side.universe
     xvf.copy_(xv)
+    nxf = xvf.sum(-1)
+    gate = _gate(x, xv, nxf.to(torch.int64), side, gate_day)
     c.copy_(x).nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0).mul_(xvf)
-    nx = xvf.sum(-1).to(torch.float64)
+    nx = nxf.to(torch.float64)
     nxc = nx.clamp(min=1)
     # exact power-of-two scaling: the row's largest |value| into [1, 2)
     top = torch.abs(c, out=tmp).amax(-1)
@@ -196,12 +204,11 @@ def _daily(x: torch.Tensor, side: TargetSide, gate_day: int | None, work: _Works
     sx = torch.sqrt((s2 - s1 * s1 / nxc).clamp(min=0.0) / nxc)  # own std (z-score scale)
     # joint sums over the stocks where the target is valid too (the target centred on its
     # own mean, 0 where missing)
-    yvf, y0, y0sq = side.valid_f, side.centred, side.centred_sq
-    cnt = _dot(xvf, yvf, tmp)
+    cols = side.columns  # [T, N, 3]: valid, centred, centred²
+    cnt, sy_j, syy_j = _dots(xvf, cols).unbind(-1)
     cf = cnt.clamp(min=1)
-    sx_j, sxx_j = _dot(c, yvf, tmp), _dot(c2, yvf, tmp)
-    sy_j, syy_j = _dot(xvf, y0, tmp), _dot(xvf, y0sq, tmp)
-    sxy_j = _dot(c, y0, tmp)
+    sx_j, sxy_j = _dots(c, cols[..., :2]).unbind(-1)
+    sxx_j = _dots(c2, cols[..., :1])[..., 0]
     sxx = (sxx_j - sx_j * sx_j / cf).clamp(min=0.0)
     syy = (syy_j - sy_j * sy_j / cf).clamp(min=0.0)
     sxy = sxy_j - sx_j * sy_j / cf

@@ -106,7 +106,7 @@ def test_stages_agree_with_the_full_score_and_never_admit_a_screened_formula(
     panel = _scaled_panel(small_panel, price=800.0, volume=5e6)
     full = _scorer(panel, screen_share=0.0, min_stocks=4)
     staged = _scorer(panel, screen_share=0.34, min_stocks=4)  # 20 stocks of 60 screened
-    assert staged.screen is not None and staged.gate_stage is not None
+    assert staged.screen is not None and staged.gates
     exprs = sample_random(Session(panel, tiny()).vocab, 60, torch.Generator().manual_seed(4))
     want, _ = full.score(exprs, stages=False)
     got, _ = staged.score(exprs)
@@ -158,19 +158,21 @@ def test_each_screen_level_judges_its_new_stocks_alone(small_panel: Panel) -> No
 
 def test_gate_prefix_with_cut_history_gives_the_full_verdict(
         small_panel: Panel, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the training range starts late in the panel, the gate prefix keeps only
-    ``_GATE_HISTORY`` days before it: formulas that look back no further are gated exactly
-    as on the whole panel, the others are left undecided (never gated out by the prefix)."""
+    """When the training range starts late in the panel, the gate prefixes keep only
+    ``_GATE_TIERS`` days before it: formulas that look back no further are gated exactly
+    as on the whole panel (each on the shortest prefix that covers its lookback), the others
+    are left undecided (never gated out by a prefix)."""
     import engine.mining.scorer as scorer_mod
     from engine.expr.parse import lookback
     from engine.mining.config import DateRange
 
-    monkeypatch.setattr(scorer_mod, "_GATE_HISTORY", 30)
+    monkeypatch.setattr(scorer_mod, "_GATE_TIERS", (10, 30))
     late = dict(train=DateRange("2015-05-01", "2015-09-30"), min_stocks=4)
     full = _scorer(small_panel, screen_share=0.0, **late)
     staged = _scorer(small_panel, screen_share=0.0, **late)
-    assert staged.gate_lookback == 30 and staged.gate_stage is not None
-    assert staged.gate_stage.first_day == 30  # the prefix starts 30 days before training
+    assert [g.reach for g in staged.gates] == [10, 30]
+    # the prefixes start 10 and 30 days before training
+    assert [g.stage.first_day for g in staged.gates] == [10, 30]
     exprs = [*sample_random(Session(small_panel, tiny()).vocab, 60,
                             torch.Generator().manual_seed(7)),
              parse("Log(Sub($close, 1e9))"), parse("ts_mean(Log(Sub($close, 1e9)), 40)")]
